@@ -1,0 +1,81 @@
+-- Projects and their members
+--
+-- Idempotent and readable on its own; the same statements are in the migrations.
+-- Edit here, then `make policy-migration NAME=...` writes the migration.
+
+alter table public.projects enable row level security;
+alter table public.project_members enable row level security;
+
+-- public.projects -----------------------------------------------------------
+drop policy if exists "members read their live projects" on public.projects;
+create policy "members read their live projects"
+  on public.projects for select to authenticated
+  using (
+    (select private.is_active_user())
+    and deleted_at is null
+    and (id = any (array(select private.my_project_ids())) or owner_id = (select auth.uid()))
+  );
+
+drop policy if exists "users create projects they own" on public.projects;
+create policy "users create projects they own"
+  on public.projects for insert to authenticated
+  with check ((select private.can_write()) and owner_id = (select auth.uid()));
+
+drop policy if exists "project admins update projects" on public.projects;
+create policy "project admins update projects"
+  on public.projects for update to authenticated
+  using ((select private.can_write()) and id = any (array(select private.my_project_ids_with_role('admin'))))
+  with check ((select private.can_write()) and id = any (array(select private.my_project_ids_with_role('admin'))));
+
+drop policy if exists "owners delete projects" on public.projects;
+create policy "owners delete projects"
+  on public.projects for delete to authenticated
+  using ((select private.can_write()) and id = any (array(select private.my_project_ids_with_role('owner'))));
+
+-- public.project_members ----------------------------------------------------
+drop policy if exists "members read their projects' members" on public.project_members;
+create policy "members read their projects' members"
+  on public.project_members for select to authenticated
+  using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));
+
+drop policy if exists "project admins add members up to their own role" on public.project_members;
+create policy "project admins add members up to their own role"
+  on public.project_members for insert to authenticated
+  with check (
+    (select private.can_write())
+    and project_id = any (array(select private.my_project_ids_with_role('admin')))
+    and role <> 'owner'
+    and private.has_project_role(project_id, role)
+    and invited_by = (select auth.uid())
+  );
+
+drop policy if exists "admins change roles up to their own, never the owner's" on public.project_members;
+create policy "admins change roles up to their own, never the owner's"
+  on public.project_members for update to authenticated
+  using (
+    (select private.can_write())
+    and project_id = any (array(select private.my_project_ids_with_role('admin')))
+    and role <> 'owner'
+    and private.has_project_role(project_id, role)
+  )
+  with check (
+    (select private.can_write())
+    and project_id = any (array(select private.my_project_ids_with_role('admin')))
+    and role <> 'owner'
+    and private.has_project_role(project_id, role)
+  );
+
+drop policy if exists "admins remove members below the owner; members leave" on public.project_members;
+create policy "admins remove members below the owner; members leave"
+  on public.project_members for delete to authenticated
+  using (
+    (select private.can_write())
+    and role <> 'owner'
+    and (
+      user_id = (select auth.uid())
+      or (
+        project_id = any (array(select private.my_project_ids_with_role('admin')))
+        and private.has_project_role(project_id, role)
+      )
+    )
+  );

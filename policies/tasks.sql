@@ -1,0 +1,36 @@
+-- Tasks
+--
+-- Idempotent and readable on its own; the same statements are in the migrations.
+-- Edit here, then `make policy-migration NAME=...` writes the migration.
+
+alter table public.tasks enable row level security;
+
+-- public.tasks --------------------------------------------------------------
+drop policy if exists "members read live tasks" on public.tasks;
+create policy "members read live tasks"
+  on public.tasks for select to authenticated
+  using (
+    (select private.is_active_user())
+    and deleted_at is null
+    and project_id = any (array(select private.my_project_ids()))
+  );
+
+drop policy if exists "editors create tasks" on public.tasks;
+create policy "editors create tasks"
+  on public.tasks for insert to authenticated
+  with check (
+    (select private.can_write())
+    and project_id = any (array(select private.my_project_ids_with_role('editor')))
+    and created_by = (select auth.uid())
+  );
+
+drop policy if exists "editors update tasks" on public.tasks;
+create policy "editors update tasks"
+  on public.tasks for update to authenticated
+  using ((select private.can_write()) and project_id = any (array(select private.my_project_ids_with_role('editor'))))
+  with check ((select private.can_write()) and project_id = any (array(select private.my_project_ids_with_role('editor'))));
+
+drop policy if exists "editors delete tasks" on public.tasks;
+create policy "editors delete tasks"
+  on public.tasks for delete to authenticated
+  using ((select private.can_write()) and project_id = any (array(select private.my_project_ids_with_role('editor'))));
