@@ -1,0 +1,231 @@
+"""What the files function does, independent of how it is invoked (HTTP or event)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from core import aws, log
+from core.auth import Caller
+from core.errors import ApiError, not_found
+from core.limits import MAX_FILE_BYTES, content_matches_type
+from core.rest import as_caller, as_service
+from core.settings import Settings
+from files.models import (
+    FILE_COLUMNS,
+    DownloadResponse,
+    FileOut,
+    ObjectCleanup,
+    PresignedPost,
+    UploadRequest,
+    UploadResponse,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- upload signing (as the caller) ---------------------------------------------------------
+def sign_upload(settings: Settings, caller: Caller, req: UploadRequest) -> UploadResponse:
+    """Insert the pending row as the caller (RLS decides), then presign a POST for it."""
+    row: dict[str, Any] = {
+        "project_id": str(req.project_id) if req.project_id else None,
+        "message_id": str(req.message_id) if req.message_id else None,
+        "folder": req.folder,
+        "name": req.name,
+        "mime_type": req.content_type,
+        "size_bytes": req.size_bytes,
+        "checksum_sha256": req.checksum_sha256,
+        "bucket": settings.files_bucket,
+    }
+    try:
+        created = (
+            as_caller(settings, caller.token)
+            .request(
+                "POST",
+                "files",
+                params={"select": FILE_COLUMNS},
+                json=row,
+                prefer="return=representation",
+            )
+            .json()[0]
+        )
+    except ApiError as exc:
+        if exc.status == 403:
+            raise ApiError(
+                403, "forbidden", "you may not upload files there (editors and above only)"
+            ) from None
+        raise
+    expires = settings.upload_url_expires_seconds
+    key = created["object_key"]
+    post = aws.s3(settings).generate_presigned_post(
+        Bucket=settings.files_bucket,
+        Key=key,
+        Fields={"Content-Type": req.content_type},
+        Conditions=[
+            {"Content-Type": req.content_type},
+            ["content-length-range", req.size_bytes, req.size_bytes],
+        ],
+        ExpiresIn=expires,
+    )
+    return UploadResponse(
+        file=FileOut.model_validate(created),
+        upload=PresignedPost(
+            url=post["url"],
+            fields=post["fields"],
+            expires_at=_now() + timedelta(seconds=expires),
+            max_bytes=req.size_bytes,
+        ),
+    )
+
+
+# --- download signing (as the caller) -------------------------------------------------------
+def sign_download(settings: Settings, caller: Caller, file_id: str) -> DownloadResponse:
+    """A presigned GET for a ready file the caller can read; 404 for anyone who cannot."""
+    rows = as_caller(settings, caller.token).select(
+        "files", {"id": f"eq.{file_id}", "deleted_at": "is.null", "select": FILE_COLUMNS}
+    )
+    if not rows or rows[0]["bucket"] != settings.files_bucket:
+        raise not_found("file not found")
+    row = rows[0]
+    if row["status"] != "ready":
+        raise ApiError(409, "file_not_ready", f"file is {row['status']}, not ready")
+    expires = settings.download_url_expires_seconds
+    url = aws.s3(settings).generate_presigned_url(
+        "get_object",
+        Params={
+            "Bucket": row["bucket"],
+            "Key": row["object_key"],
+            "ResponseContentType": row["mime_type"],
+            "ResponseContentDisposition": "attachment; filename*=UTF-8''"
+            + quote(row["name"], safe=""),
+        },
+        ExpiresIn=expires,
+    )
+    return DownloadResponse(
+        file=FileOut.model_validate(row), url=url, expires_at=_now() + timedelta(seconds=expires)
+    )
+
+
+# --- object-created events (service role) -----------------------------------------------------
+def _is_missing(exc: Exception) -> bool:
+    response = getattr(exc, "response", None) or {}
+    code = str((response.get("Error") or {}).get("Code", ""))
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
+def _mark(settings: Settings, file_id: str, values: dict[str, Any]) -> bool:
+    """Move a pending row on; False when it is no longer pending (already handled)."""
+    updated = as_service(settings).update(
+        "files", {"id": f"eq.{file_id}", "status": "eq.pending", "select": "id"}, values
+    )
+    return bool(updated)
+
+
+def verify_uploaded_object(settings: Settings, bucket: str, key: str) -> str:
+    """Check an uploaded object against its row; mark it ready, or delete it and mark failed.
+
+    Idempotent: a repeated notification for a row that is no longer pending does nothing.
+    Returns the outcome for the log line.
+    """
+    if bucket != settings.files_bucket:
+        return "ignored_other_bucket"
+    svc = as_service(settings)
+    rows = svc.select("files", {"object_key": f"eq.{key}", "select": FILE_COLUMNS})
+    s3 = aws.s3(settings)
+    if not rows:
+        if key.startswith("files/"):
+            s3.delete_object(Bucket=bucket, Key=key)
+            return "untracked_object_deleted"
+        return "ignored_untracked"
+    row = rows[0]
+    if row["status"] != "pending":
+        return f"already_{row['status']}"
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        if _is_missing(exc):
+            return "object_gone"
+        raise
+    problems: list[str] = []
+    size = int(head["ContentLength"])
+    if size > MAX_FILE_BYTES:
+        problems.append(f"size {size} exceeds the limit of {MAX_FILE_BYTES} bytes")
+    if size != row["size_bytes"]:
+        problems.append(f"size {size} differs from the declared {row['size_bytes']} bytes")
+    content_type = head.get("ContentType", "")
+    if content_type != row["mime_type"]:
+        problems.append(f"type {content_type!r} differs from the declared {row['mime_type']!r}")
+    if not problems:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        digest = hashlib.sha256()
+        head_bytes = b""
+        for chunk in body.iter_chunks(chunk_size=1024 * 1024):
+            if len(head_bytes) < 16:
+                head_bytes += chunk[:16]
+            digest.update(chunk)
+        if digest.hexdigest() != row["checksum_sha256"]:
+            problems.append("checksum differs from the declared SHA-256")
+        if not content_matches_type(row["mime_type"], head_bytes):
+            problems.append(f"content is not {row['mime_type']}")
+    if problems:
+        s3.delete_object(Bucket=bucket, Key=key)
+        reason = "; ".join(problems)
+        _mark(settings, row["id"], {"status": "failed", "failure_reason": reason})
+        log.warning("upload rejected", file_id=row["id"], reason=reason)
+        return "failed"
+    _mark(settings, row["id"], {"status": "ready"})
+    return "ready"
+
+
+# --- cleanup queue (service role) ---------------------------------------------------------------
+def enqueue_cleanup(settings: Settings, messages: list[ObjectCleanup]) -> int:
+    if not messages:
+        return 0
+    if not settings.files_cleanup_queue_url:
+        raise ApiError(503, "queue_unavailable", "no cleanup queue is configured")
+    sqs = aws.sqs(settings)
+    for i in range(0, len(messages), 10):
+        chunk = messages[i : i + 10]
+        sqs.send_message_batch(
+            QueueUrl=settings.files_cleanup_queue_url,
+            Entries=[
+                {"Id": str(n), "MessageBody": m.model_dump_json()} for n, m in enumerate(chunk)
+            ],
+        )
+    return len(messages)
+
+
+def delete_object(settings: Settings, message: ObjectCleanup) -> None:
+    if message.bucket != settings.files_bucket:
+        raise ValueError(f"bucket {message.bucket!r} is not this function's bucket")
+    aws.s3(settings).delete_object(Bucket=message.bucket, Key=message.key)
+
+
+# --- schedule (service role) ---------------------------------------------------------------
+def expire_pending_uploads(settings: Settings, now: datetime | None = None) -> int:
+    """Mark uploads still pending after the TTL as failed and queue their objects' removal."""
+    cutoff = (now or _now()) - timedelta(seconds=settings.pending_upload_ttl_seconds)
+    svc = as_service(settings)
+    expired = svc.update(
+        "files",
+        {
+            "status": "eq.pending",
+            "created_at": f"lt.{cutoff.isoformat()}",
+            "select": "id,bucket,object_key",
+        },
+        {"status": "failed", "failure_reason": "upload not completed in time"},
+    )
+    cleanups = [
+        ObjectCleanup(bucket=r["bucket"], key=r["object_key"], file_id=r["id"], reason="expired")
+        for r in expired
+    ]
+    if settings.files_cleanup_queue_url:
+        enqueue_cleanup(settings, cleanups)
+    else:
+        for cleanup in cleanups:
+            delete_object(settings, cleanup)
+    return len(expired)
