@@ -1,0 +1,63 @@
+# Local stack and project tasks. The logic lives in devstack/ (python -m devstack --help).
+# Two commands from a fresh clone: `make up`, `make test`.
+
+PY       := .venv/bin/python
+DEVSTACK := $(PY) -m devstack
+
+.PHONY: up down status reset token migrate policy-migration test lint deps postgresql
+
+up: deps ## start the stack in the background (idempotent)
+	@$(DEVSTACK) up
+
+down: deps ## stop everything
+	@$(DEVSTACK) down
+
+status: deps ## connection details, NAME="value" lines
+	@$(DEVSTACK) status
+
+reset: deps ## wipe local data, re-apply bootstrap and migrations
+	@$(DEVSTACK) reset
+
+token: deps ## make token EMAIL=alice@example.com
+	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=alice@example.com" >&2; exit 2; }
+	@$(DEVSTACK) token --email "$(EMAIL)"
+
+migrate: deps ## apply pending migrations (local, or DB_URL=postgresql://...)
+	@$(DEVSTACK) migrate $(if $(DB_URL),--db-url "$(DB_URL)")
+
+policy-migration: deps ## make policy-migration NAME=members_can_comment
+	@test -n "$(NAME)" || { echo "usage: make policy-migration NAME=what_changed" >&2; exit 2; }
+	@$(DEVSTACK) policy-migration --name "$(NAME)"
+
+test: deps ## the whole suite against the real local stack (started or reused)
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+lint: deps
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check devstack tests
+
+# ---- installs (idempotent; stamps re-run them when their inputs change) -----------------
+deps: .venv/.installed node_modules/.installed postgresql
+
+# The stamp lives inside what it stands for: delete .venv or node_modules to reinstall.
+.venv/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# PostgreSQL 15 from the OS packages (Debian 12's `postgresql`). The package's own
+# cluster is not wanted: devstack makes one in .devstack/pgdata.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  echo "installing PostgreSQL from the OS packages" >&2; \
+	  $(SUDO) mkdir -p /etc/postgresql-common && \
+	  { test -e /etc/postgresql-common/createcluster.conf || \
+	    echo "create_main_cluster = false" | $(SUDO) tee /etc/postgresql-common/createcluster.conf >/dev/null; } && \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }

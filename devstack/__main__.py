@@ -1,0 +1,62 @@
+"""``python -m devstack <command>``: the local stack's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from devstack import stack
+from devstack.config import Config
+from devstack.procs import StackError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start the stack in the background (idempotent)")
+    sub.add_parser("down", help="stop every part of the stack")
+    sub.add_parser("status", help='print connection details as NAME="value" lines')
+    sub.add_parser("reset", help="wipe local data and re-apply bootstrap and migrations")
+    token = sub.add_parser("token", help="print an access token for a (new) user")
+    token.add_argument("--email", required=True)
+    migrate = sub.add_parser("migrate", help="apply pending migrations with the Supabase CLI")
+    migrate.add_argument("--db-url", help="any Postgres URL (default: the local database)")
+    policy = sub.add_parser(
+        "policy-migration", help="write a migration holding policies/ minus migrations/"
+    )
+    policy.add_argument("--name", required=True)
+    sub.add_parser("policy-diff", help="print the policies/ vs migrations/ difference")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    cfg = Config()
+    try:
+        if args.command == "up":
+            stack.up(cfg)
+        elif args.command == "down":
+            stack.down(cfg)
+        elif args.command == "status":
+            return 0 if stack.status(cfg) else 3
+        elif args.command == "reset":
+            stack.reset(cfg)
+        elif args.command == "token":
+            print(stack.token(cfg, args.email))
+        elif args.command == "migrate":
+            print(stack.migrate(cfg, args.db_url), end="")
+        elif args.command in ("policy-migration", "policy-diff"):
+            from devstack import policies
+
+            if args.command == "policy-diff":
+                print(policies.diff(cfg), end="")
+            else:
+                policies.write_migration(cfg, args.name)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

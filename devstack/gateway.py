@@ -1,0 +1,242 @@
+"""The local API gateway on API_PORT, standing in for Supabase's Kong.
+
+- ``/rest/v1/*`` is proxied to PostgREST. Like Supabase's gateway it requires the ``apikey``
+  header (or query parameter) to be one of the project's keys and, when the request has no
+  ``Authorization`` header, sends ``Bearer <apikey>`` so PostgREST picks the key's role.
+- ``/functions/v1/<name>/*`` is served by ``functions/<name>/app.py``'s ASGI ``app``.
+- ``devstack.events`` (if present) delivers local events in the background.
+
+Run as its own process by ``python -m devstack up``: ``python -m devstack.gateway``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+import traceback
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from devstack.config import Config, function_env, read_env_file
+
+log = logging.getLogger("devstack.gateway")
+
+FUNCTIONS_PREFIX = "/functions/v1/"
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+}
+NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
+
+
+def _error(status: int, message: str, hint: str | None = None) -> JSONResponse:
+    body: dict[str, str] = {"message": message}
+    if hint:
+        body["hint"] = hint
+    return JSONResponse(body, status_code=status)
+
+
+class RestProxy:
+    """``/rest/v1/*`` -> PostgREST, with Supabase's apikey rules."""
+
+    def __init__(self, postgrest_url: str, api_keys: set[str]) -> None:
+        self.api_keys = api_keys
+        self.client = httpx.AsyncClient(
+            base_url=postgrest_url,
+            timeout=httpx.Timeout(60.0, connect=5.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+
+    async def handle(self, request: Request) -> Response:
+        apikey = request.headers.get("apikey") or request.query_params.get("apikey")
+        if not apikey:
+            return _error(
+                401,
+                "No API key found in request",
+                "No `apikey` request header or url param was found.",
+            )
+        if apikey not in self.api_keys:
+            return _error(
+                401,
+                "Invalid API key",
+                "Double check your Supabase `anon` or `service_role` API key.",
+            )
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED]
+        if "authorization" not in request.headers:
+            headers.append(("authorization", f"Bearer {apikey}"))
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "apikey"]
+        upstream = self.client.build_request(
+            request.method,
+            "/" + request.path_params["path"],
+            params=query,
+            headers=headers,
+            content=await request.body(),
+        )
+        try:
+            response = await self.client.send(upstream, stream=True)
+        except httpx.HTTPError as exc:
+            log.warning("PostgREST unreachable: %s", exc)
+            return _error(503, "PostgREST is not reachable", str(exc))
+        proxied = StreamingResponse(
+            response.aiter_raw(),
+            status_code=response.status_code,
+            background=BackgroundTask(response.aclose),
+        )
+        # Raw bytes pass through untouched, so upstream's content-length stays right.
+        proxied.raw_headers = [
+            (k.lower(), v) for k, v in response.headers.raw if k.decode().lower() not in HOP_BY_HOP
+        ]
+        return proxied
+
+
+def _broken_app(name: str, error: str) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"error": "function_import_failed", "message": f"{name}: {error}"}, status_code=500
+        )
+        await response(scope, receive, send)
+
+    return app
+
+
+def discover_functions(functions_dir: Path) -> dict[str, ASGIApp]:
+    """Import ``functions/<name>/app.py``'s ``app`` for every folder that has one (not core)."""
+    apps: dict[str, ASGIApp] = {}
+    if not functions_dir.is_dir():
+        return apps
+    if str(functions_dir) not in sys.path:
+        sys.path.insert(0, str(functions_dir))
+    for folder in sorted(functions_dir.iterdir()):
+        name = folder.name
+        if name == "core" or name.startswith((".", "_")) or not (folder / "app.py").is_file():
+            continue
+        try:
+            apps[name] = importlib.import_module(f"{name}.app").app
+        except Exception as exc:
+            log.error("function %s failed to import:\n%s", name, traceback.format_exc())
+            apps[name] = _broken_app(name, repr(exc))
+    return apps
+
+
+class Gateway:
+    """Dispatches ``/functions/v1/<name>`` to the function apps, everything else to ``rest``."""
+
+    def __init__(self, rest_app: ASGIApp, functions: dict[str, ASGIApp]) -> None:
+        self.rest_app = rest_app
+        self.functions = functions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and path.startswith(FUNCTIONS_PREFIX):
+            name, _, rest = path[len(FUNCTIONS_PREFIX) :].partition("/")
+            app = self.functions.get(name)
+            if app is None:
+                response = JSONResponse(
+                    {"code": "NOT_FOUND", "message": "Requested function was not found"},
+                    status_code=404,
+                )
+                await response(scope, receive, send)
+                return
+            mount = FUNCTIONS_PREFIX + name
+            child = dict(scope)
+            child["root_path"] = scope.get("root_path", "") + mount
+            child["path"] = mount + "/" + rest
+            child["raw_path"] = child["path"].encode()
+            await app(child, receive, send)
+            return
+        await self.rest_app(scope, receive, send)
+
+
+def create_app(env: dict[str, str], functions_dir: Path) -> ASGIApp:
+    """The gateway app. Sets the functions' settings in os.environ before importing them."""
+    os.environ.update(function_env(env))
+    proxy = RestProxy(env["POSTGREST_URL"], {env["ANON_KEY"], env["SERVICE_ROLE_KEY"]})
+    functions = discover_functions(functions_dir)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task: asyncio.Task[Any] | None = None
+        if importlib.util.find_spec("devstack.events") is not None:
+            events = importlib.import_module("devstack.events")
+            result = events.run(env)
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await proxy.client.aclose()
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "functions": sorted(functions)})
+
+    async def not_found(request: Request) -> Response:
+        return _error(404, "no Route matched with those values")
+
+    rest = Starlette(
+        routes=[
+            Route("/health", health),
+            Route(
+                "/rest/v1/{path:path}",
+                proxy.handle,
+                methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
+            ),
+            Route("/{path:path}", not_found),
+        ],
+        lifespan=lifespan,
+    )
+    gateway = Gateway(rest, functions)
+    return CORSMiddleware(
+        gateway,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["Content-Range", "Content-Location", "Preference-Applied", "X-Request-Id"],
+    )
+
+
+def main() -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    cfg = Config()
+    env = read_env_file(cfg) or cfg.env()
+    app = create_app(env, cfg.functions_dir)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=cfg.api_port,
+        log_level="info",
+        access_log=os.environ.get("GATEWAY_ACCESS_LOG") == "1",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+
+
+if __name__ == "__main__":
+    main()

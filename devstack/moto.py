@@ -1,0 +1,49 @@
+"""moto server: S3, SQS and KMS on loopback (real AWS in production)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+
+from devstack import procs
+from devstack.config import Config
+
+NAME = "moto"
+
+
+def log_file(cfg: Config) -> Path:
+    return cfg.logs / "moto.log"
+
+
+def running_pid(cfg: Config) -> int | None:
+    return procs.read_pid(cfg.pids, NAME, "moto")
+
+
+def ready(cfg: Config) -> bool:
+    try:
+        return httpx.get(f"{cfg.aws_endpoint_url}/moto-api/", timeout=1.0).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def start(cfg: Config) -> None:
+    if running_pid(cfg) is not None:
+        return
+    if procs.port_open(cfg.aws_port):
+        raise procs.StackError(f"moto: port {cfg.aws_port} is already in use (set AWS_PORT)")
+    pid = procs.spawn(
+        NAME,
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(cfg.aws_port)],
+        pids_dir=cfg.pids,
+        log_file=log_file(cfg),
+    )
+    procs.wait_until(lambda: ready(cfg), part="moto", log_file=log_file(cfg), timeout=30, pid=pid)
+
+
+def stop(cfg: Config) -> None:
+    pid = running_pid(cfg)
+    if pid is not None:
+        procs.stop(pid)
+    procs.pid_file(cfg.pids, NAME).unlink(missing_ok=True)

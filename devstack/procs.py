@@ -1,0 +1,132 @@
+"""Background processes: start detached with a pid file, find, stop, wait until ready."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """A part of the stack failed; the message names the part and its log file."""
+
+
+def pid_file(pids_dir: Path, name: str) -> Path:
+    return pids_dir / f"{name}.pid"
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped) is not alive.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def read_pid(pids_dir: Path, name: str, marker: str) -> int | None:
+    """The pid recorded for ``name`` if that process still runs and its command line
+    contains ``marker`` (guards against a recycled pid)."""
+    path = pid_file(pids_dir, name)
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if alive(pid) and marker in cmdline(pid):
+        return pid
+    return None
+
+
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    *,
+    pids_dir: Path,
+    log_file: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Start ``argv`` in its own session (survives our exit), output appended to ``log_file``."""
+    pids_dir.mkdir(parents=True, exist_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log, open(os.devnull, "rb") as devnull:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=devnull,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    pid_file(pids_dir, name).write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def stop(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL if it lingers."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not alive(pid):
+                return
+            time.sleep(0.05)
+    if alive(pid):
+        raise StackError(f"process {pid} did not stop")
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    *,
+    part: str,
+    log_file: Path,
+    timeout: float,
+    pid: int | None = None,
+) -> None:
+    """Poll ``ready`` until true; fail naming the part and its log if it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if pid is not None and not alive(pid):
+            raise StackError(f"{part} exited during start-up; see {log_file}\n{tail(log_file)}")
+        time.sleep(0.05)
+    raise StackError(
+        f"{part} did not answer within {timeout:.0f}s; see {log_file}\n{tail(log_file)}"
+    )
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,133 @@
+"""The commands: up, down, status, reset, migrate, token."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+from devstack import aws_resources, gateway_proc, moto, postgres, postgrest, supabase_cli, users
+from devstack.config import Config, format_env, read_env_file
+from devstack.procs import StackError
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def migrate_local(cfg: Config) -> str:
+    """Bootstrap (local only) then pending migrations via the Supabase CLI; reload PostgREST."""
+    postgres.apply_bootstrap(cfg)
+    output = supabase_cli.db_push(cfg, cfg.db_url())
+    postgres.execute(cfg.db_url(), "notify pgrst, 'reload schema'")
+    return output
+
+
+def migrate(cfg: Config, db_url: str | None = None) -> str:
+    """``make migrate``: the local database, or any database URL (the bootstrap is never
+    applied to a URL you pass: a hosted project already has what it mirrors)."""
+    if db_url is None:
+        if postgres.running_pid(cfg) is None:
+            raise StackError("postgres is not running: `make up` first")
+        return migrate_local(cfg)
+    return supabase_cli.db_push(cfg, db_url)
+
+
+def _write_env(cfg: Config, env: dict[str, str]) -> None:
+    tmp = cfg.env_file.with_suffix(".tmp")
+    tmp.write_text(
+        "# Local development stack (devstack). LOCAL DEVELOPMENT DEFAULTS, not secrets.\n"
+        + format_env(env)
+    )
+    tmp.chmod(0o600)
+    tmp.replace(cfg.env_file)
+
+
+def up(cfg: Config) -> None:
+    """Start every part that is not running (idempotent), then print the status block."""
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    _say("postgres: starting" if postgres.running_pid(cfg) is None else "postgres: running")
+    postgres.start(cfg)
+    migration_error: StackError | None = None
+    try:
+        out = migrate_local(cfg)
+        _say("migrations: " + (out.strip().splitlines() or ["up to date"])[-1])
+    except StackError as exc:
+        migration_error = exc
+        _say(f"migrations: FAILED (the rest of the stack starts anyway)\n{exc}")
+    if (
+        postgrest.running_pid(cfg) is not None
+        and postgrest.conf_file(cfg).exists()
+        and (postgrest.conf_file(cfg).read_text() != postgrest.render_conf(cfg))
+    ):
+        _say("postgrest: configuration changed, restarting")
+        postgrest.stop(cfg)
+    postgrest.start(cfg)
+    moto.start(cfg)
+    env = cfg.env()
+    env.update(aws_resources.ensure_resources(env))
+    if read_env_file(cfg) != env:
+        _write_env(cfg, env)
+    gateway_proc.start(cfg)
+    status(cfg)
+    if migration_error is not None:
+        raise StackError(
+            "the stack is up but migrations failed (see above); fix and `make migrate`"
+        )
+
+
+def down(cfg: Config) -> None:
+    """Stop every part; fail if any process is left behind."""
+    pids = {
+        "gateway": gateway_proc.running_pid(cfg),
+        "postgrest": postgrest.running_pid(cfg),
+        "moto": moto.running_pid(cfg),
+        "postgres": postgres.running_pid(cfg),
+    }
+    gateway_proc.stop(cfg)
+    postgrest.stop(cfg)
+    moto.stop(cfg)
+    postgres.stop(cfg)
+    cfg.env_file.unlink(missing_ok=True)
+    from devstack.procs import alive
+
+    left = {name: pid for name, pid in pids.items() if pid is not None and alive(pid)}
+    if left:
+        raise StackError(f"still running after down: {left}")
+    stopped = ", ".join(f"{n} ({p})" for n, p in pids.items() if p is not None) or "nothing"
+    _say(f"stopped: {stopped}")
+
+
+def part_states(cfg: Config) -> dict[str, int | None]:
+    return {
+        "postgres": postgres.running_pid(cfg),
+        "postgrest": postgrest.running_pid(cfg),
+        "moto": moto.running_pid(cfg),
+        "gateway": gateway_proc.running_pid(cfg),
+    }
+
+
+def status(cfg: Config) -> bool:
+    """Env lines on stdout (as ``supabase status -o env``), part states on stderr."""
+    states = part_states(cfg)
+    for name, pid in states.items():
+        _say(f"# {name}: " + (f"running (pid {pid})" if pid else "stopped"))
+    env = read_env_file(cfg) or cfg.env()
+    sys.stdout.write(format_env(env))
+    sys.stdout.flush()
+    return all(states.values())
+
+
+def reset(cfg: Config) -> None:
+    """Wipe local data (database cluster, in-memory AWS) and start again from scratch."""
+    down(cfg)
+    if cfg.pgdata.exists():
+        shutil.rmtree(cfg.pgdata)
+    _say(f"removed {cfg.pgdata}")
+    up(cfg)
+
+
+def token(cfg: Config, email: str) -> str:
+    if postgres.running_pid(cfg) is None:
+        raise StackError("postgres is not running: `make up` first")
+    user = users.ensure_user(cfg.db_url(), email)
+    return users.access_token(user, secret=cfg.jwt_secret, api_url=cfg.api_url)

@@ -1,0 +1,65 @@
+"""The pinned Supabase CLI, used against a database URL (no Docker)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from urllib.parse import urlparse
+
+from devstack.config import Config
+from devstack.procs import StackError
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _env(db_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    host = urlparse(db_url).hostname or ""
+    if host in LOOPBACK:
+        # The local cluster has no TLS; without this the CLI's TLS warning lands on stdout.
+        env["PGSSLMODE"] = "disable"
+    env.setdefault("SUPABASE_TELEMETRY_DISABLED", "1")
+    env.setdefault("DO_NOT_TRACK", "1")
+    return env
+
+
+def run(cfg: Config, args: list[str], db_url: str) -> subprocess.CompletedProcess[str]:
+    if not cfg.supabase_bin.exists():
+        raise StackError(f"Supabase CLI missing at {cfg.supabase_bin}: run `make deps`")
+    argv = [str(cfg.supabase_bin), *args, "--workdir", str(cfg.root)]
+    result = subprocess.run(
+        argv,
+        env=_env(db_url),
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    if result.returncode != 0:
+        raise StackError(
+            f"supabase {' '.join(args[:2])} failed (exit {result.returncode}):\n"
+            f"{result.stderr.strip()}\n{result.stdout.strip()}".strip()
+        )
+    return result
+
+
+def has_migrations(cfg: Config) -> bool:
+    return any(cfg.migrations_dir.glob("*.sql"))
+
+
+def db_push(cfg: Config, db_url: str) -> str:
+    """Apply pending migrations and record them in supabase_migrations.schema_migrations."""
+    if not has_migrations(cfg):
+        return "No migrations to apply (migrations/ is empty).\n"
+    result = run(cfg, ["db", "push", f"--remote={db_url}", "--yes"], db_url)
+    return result.stderr + result.stdout
+
+
+def migration_list(cfg: Config, db_url: str) -> str:
+    return run(cfg, ["migration", "list", f"--remote={db_url}"], db_url).stdout
+
+
+def db_diff(cfg: Config, from_url: str, to_url: str) -> str:
+    """SQL that turns the schema at ``from_url`` into the one at ``to_url``."""
+    result = run(cfg, ["db", "diff", "--from", from_url, "--to", to_url], to_url)
+    return result.stdout

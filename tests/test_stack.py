@@ -1,0 +1,221 @@
+"""The local stack behaves like a Supabase project: gateway, PostgREST, JWTs, migrations."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import time
+import uuid
+
+import jwt
+import pytest
+from supabase import create_client
+
+from devstack import supabase_cli
+from tests.support import Stack
+
+ROOT_PATH = "/rest/v1/"
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _get(stack: Stack, authorization: str | None) -> tuple[int, dict]:
+    headers = {"apikey": stack.env["ANON_KEY"]}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    response = stack.http().get(ROOT_PATH, headers=headers)
+    return response.status_code, response.json()
+
+
+# -- gateway -----------------------------------------------------------------------------
+def test_anon_key_reaches_postgrest_through_the_gateway(stack: Stack) -> None:
+    response = stack.http().get(ROOT_PATH, headers={"apikey": stack.env["ANON_KEY"]})
+    assert response.status_code == 200
+    assert response.json()["swagger"] == "2.0"  # PostgREST's OpenAPI root
+
+
+def test_apikey_as_query_parameter_is_accepted_and_not_forwarded(stack: Stack) -> None:
+    response = stack.http().get(ROOT_PATH, params={"apikey": stack.env["ANON_KEY"]})
+    assert response.status_code == 200
+
+
+def test_missing_apikey_is_refused_with_401(stack: Stack) -> None:
+    response = stack.http().get(ROOT_PATH)
+    assert response.status_code == 401
+    assert "message" in response.json()
+
+
+def test_unknown_apikey_is_refused_with_401(stack: Stack) -> None:
+    forged = jwt.encode({"role": "anon"}, "another-secret-of-at-least-32-characters!", "HS256")
+    for key in ("not-a-key", forged):
+        response = stack.http().get(ROOT_PATH, headers={"apikey": key})
+        assert response.status_code == 401
+        assert response.json()["message"] == "Invalid API key"
+
+
+def test_service_role_key_is_accepted(stack: Stack) -> None:
+    key = stack.env["SERVICE_ROLE_KEY"]
+    response = stack.http().get(ROOT_PATH, headers={"apikey": key})
+    assert response.status_code == 200
+
+
+def test_unknown_function_is_404_json(stack: Stack) -> None:
+    response = stack.http().post(f"/functions/v1/no-such-function-{uuid.uuid4().hex[:6]}")
+    assert response.status_code == 404
+    assert response.json()["message"]
+
+
+# -- JWTs over HTTP ------------------------------------------------------------------------
+def test_authorization_without_bearer_scheme_falls_back_to_anon(stack: Stack) -> None:
+    # PostgREST (and so Supabase) ignores other schemes: the request runs as the apikey's role.
+    status, _ = _get(stack, "Basic dXNlcjpwYXNz")
+    assert status == 200
+
+
+def test_user_token_is_accepted(stack: Stack) -> None:
+    user = stack.new_user()
+    status, _ = _get(stack, f"Bearer {user.token}")
+    assert status == 200
+
+
+# PostgREST 12.0 reports every JWT failure as PGRST301; 12.2+ uses PGRST303 for bad claims.
+JWT_ERRORS = {"PGRST301", "PGRST302", "PGRST303"}
+
+
+def test_expired_token_is_401(stack: Stack) -> None:
+    user = stack.new_user()
+    now = int(time.time())
+    token = stack.token(user, iat=now - 7200, exp=now - 3600)
+    status, body = _get(stack, f"Bearer {token}")
+    assert status == 401
+    assert body["code"] in JWT_ERRORS
+    assert "expired" in body["message"].lower()
+
+
+def test_token_signed_with_another_key_is_401(stack: Stack) -> None:
+    user = stack.new_user()
+    claims = jwt.decode(user.token, options={"verify_signature": False})
+    token = jwt.encode(claims, "not-the-project-secret-but-32-chars-or-more", "HS256")
+    status, body = _get(stack, f"Bearer {token}")
+    assert status == 401
+    assert body["code"] in JWT_ERRORS
+
+
+def test_alg_none_token_is_401(stack: Stack) -> None:
+    user = stack.new_user()
+    claims = jwt.decode(user.token, options={"verify_signature": False})
+    token = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+    status, body = _get(stack, f"Bearer {token}")
+    assert status == 401
+    assert body["code"] in JWT_ERRORS
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer not.a.jwt", "Bearer abc", "Bearer a.b.c.d", "bearer abc", "Bearer  x"],
+)
+def test_malformed_authorization_header_is_401(stack: Stack, authorization: str) -> None:
+    status, body = _get(stack, authorization)
+    assert status == 401
+    assert body["code"] in JWT_ERRORS
+
+
+def test_wrong_audience_is_401(stack: Stack) -> None:
+    user = stack.new_user()
+    status, body = _get(stack, f"Bearer {stack.token(user, aud='someone-else')}")
+    assert status == 401
+    assert body["code"] in JWT_ERRORS
+    assert "audience" in body["message"].lower()
+
+
+# -- tokens --------------------------------------------------------------------------------
+def test_token_command_prints_a_jwt_in_supabase_claim_shape(stack: Stack) -> None:
+    email = f"cli-{uuid.uuid4().hex[:8]}@example.test"
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack", "token", "--email", email],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=stack.cfg.root,
+    )
+    token = result.stdout.strip()
+    assert "\n" not in token
+    claims = jwt.decode(
+        token, stack.env["JWT_SECRET"], algorithms=["HS256"], audience="authenticated"
+    )
+    expected = {
+        "sub",
+        "role",
+        "aud",
+        "email",
+        "phone",
+        "app_metadata",
+        "user_metadata",
+        "iat",
+        "exp",
+        "session_id",
+        "is_anonymous",
+        "aal",
+    }
+    assert expected <= claims.keys()
+    assert claims["role"] == "authenticated"
+    assert claims["aud"] == "authenticated"
+    assert claims["email"] == email
+    assert claims["app_metadata"] == {"provider": "email", "providers": ["email"]}
+    assert claims["exp"] > claims["iat"]
+    rows = stack.sql(
+        "select id::text, raw_app_meta_data from auth.users where email = %s", (email,)
+    )
+    assert rows == [{"id": claims["sub"], "raw_app_meta_data": claims["app_metadata"]}]
+
+
+def test_token_command_reuses_the_existing_user(stack: Stack) -> None:
+    user = stack.new_user()
+    again = stack.new_user(user.email)
+    assert again.id == user.id
+
+
+def test_new_user_carries_app_metadata(stack: Stack) -> None:
+    user = stack.new_user(app_metadata={"role": "admin"})
+    claims = jwt.decode(user.token, options={"verify_signature": False})
+    assert claims["app_metadata"]["role"] == "admin"
+    assert claims["app_metadata"]["provider"] == "email"
+
+
+# -- migrations ----------------------------------------------------------------------------
+def test_migrations_are_recorded_as_the_supabase_cli_records_them(stack: Stack) -> None:
+    files = sorted(p.name for p in stack.cfg.migrations_dir.glob("*.sql"))
+    rows = stack.sql("select version, name from supabase_migrations.schema_migrations")
+    recorded = {f"{r['version']}_{r['name']}.sql" for r in rows}
+    assert set(files) <= recorded
+
+
+def test_supabase_migration_list_works_against_the_local_database(stack: Stack) -> None:
+    output = supabase_cli.migration_list(stack.cfg, stack.env["DB_URL"])
+    for path in stack.cfg.migrations_dir.glob("*.sql"):
+        version = path.name.split("_", 1)[0]
+        assert output.count(version) >= 2, output  # listed as local and as remote
+
+
+def test_pending_migrations_push_is_a_no_op(stack: Stack) -> None:
+    output = supabase_cli.db_push(stack.cfg, stack.env["DB_URL"])
+    assert "up to date" in output.lower() or "no migrations" in output.lower()
+
+
+# -- supabase-py ---------------------------------------------------------------------------
+def test_supabase_py_client_works_unchanged(stack: Stack) -> None:
+    client = create_client(stack.env["API_URL"], stack.env["ANON_KEY"])
+    tables = stack.sql(
+        "select c.relname as table_name from pg_class c "
+        "join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = 'public' and c.relkind in ('r', 'v', 'p') "
+        "and has_table_privilege('anon', c.oid, 'select') order by 1 limit 1"
+    )
+    if not tables:
+        pytest.skip("no table in public that anon may read yet")
+    result = client.table(tables[0]["table_name"]).select("*").limit(1).execute()
+    assert isinstance(result.data, list)
