@@ -19,3 +19,8 @@ create policy "admins change other people's platform role and disable them"
   on public.user_roles for update to authenticated
   using ((select private.authorize('admin')) and user_id <> (select auth.uid()))
   with check ((select private.authorize('admin')) and user_id <> (select auth.uid()));
+
+drop policy if exists "the auth server reads platform roles for the token hook" on public.user_roles;
+create policy "the auth server reads platform roles for the token hook"
+  on public.user_roles for select to supabase_auth_admin
+  using (true);

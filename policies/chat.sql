@@ -1,0 +1,132 @@
+-- Chat: conversations, members, messages, attachments
+--
+-- Idempotent and readable on its own; the same statements are in the migrations.
+-- Edit here, then `make policy-migration NAME=...` writes the migration.
+
+alter table public.conversations enable row level security;
+alter table public.conversation_members enable row level security;
+alter table public.messages enable row level security;
+alter table public.message_attachments enable row level security;
+
+-- public.conversations ------------------------------------------------------
+drop policy if exists "members read their conversations" on public.conversations;
+create policy "members read their conversations"
+  on public.conversations for select to authenticated
+  using ((select private.is_active_user()) and id = any (array(select private.my_conversation_ids())));
+
+drop policy if exists "group creators rename their conversations" on public.conversations;
+create policy "group creators rename their conversations"
+  on public.conversations for update to authenticated
+  using ((select private.can_write()) and kind = 'group' and created_by = (select auth.uid()))
+  with check ((select private.can_write()) and kind = 'group' and created_by = (select auth.uid()));
+
+drop policy if exists "group creators delete their conversations" on public.conversations;
+create policy "group creators delete their conversations"
+  on public.conversations for delete to authenticated
+  using ((select private.can_write()) and kind = 'group' and created_by = (select auth.uid()));
+
+-- public.conversation_members -----------------------------------------------
+drop policy if exists "members read who is in their conversations" on public.conversation_members;
+create policy "members read who is in their conversations"
+  on public.conversation_members for select to authenticated
+  using ((select private.is_active_user()) and conversation_id = any (array(select private.my_conversation_ids())));
+
+drop policy if exists "group creators add their contacts" on public.conversation_members;
+create policy "group creators add their contacts"
+  on public.conversation_members for insert to authenticated
+  with check (
+    (select private.can_write())
+    and conversation_id = any (array(select private.my_group_conversation_ids()))
+    and user_id = any (array(select private.my_contact_ids()))
+  );
+
+drop policy if exists "members mark their conversation read" on public.conversation_members;
+create policy "members mark their conversation read"
+  on public.conversation_members for update to authenticated
+  using ((select private.can_write()) and user_id = (select auth.uid()))
+  with check ((select private.can_write()) and user_id = (select auth.uid()));
+
+drop policy if exists "members leave and group creators remove members" on public.conversation_members;
+create policy "members leave and group creators remove members"
+  on public.conversation_members for delete to authenticated
+  using (
+    (select private.can_write())
+    and (
+      user_id = (select auth.uid())
+      or conversation_id = any (array(select private.my_group_conversation_ids()))
+    )
+  );
+
+-- public.messages -----------------------------------------------------------
+drop policy if exists "members read live messages" on public.messages;
+create policy "members read live messages"
+  on public.messages for select to authenticated
+  using (
+    (select private.is_active_user())
+    and deleted_at is null
+    and conversation_id = any (array(select private.my_conversation_ids()))
+  );
+
+drop policy if exists "members post as themselves" on public.messages;
+create policy "members post as themselves"
+  on public.messages for insert to authenticated
+  with check (
+    (select private.can_write())
+    and author_id = (select auth.uid())
+    and conversation_id = any (array(select private.my_conversation_ids()))
+  );
+
+drop policy if exists "authors edit their messages" on public.messages;
+create policy "authors edit their messages"
+  on public.messages for update to authenticated
+  using (
+    (select private.can_write())
+    and author_id = (select auth.uid())
+    and conversation_id = any (array(select private.my_conversation_ids()))
+  )
+  with check (
+    (select private.can_write())
+    and author_id = (select auth.uid())
+    and conversation_id = any (array(select private.my_conversation_ids()))
+  );
+
+drop policy if exists "authors delete their messages" on public.messages;
+create policy "authors delete their messages"
+  on public.messages for delete to authenticated
+  using (
+    (select private.can_write())
+    and author_id = (select auth.uid())
+    and conversation_id = any (array(select private.my_conversation_ids()))
+  );
+
+-- public.message_attachments ------------------------------------------------
+drop policy if exists "members read attachments in their conversations" on public.message_attachments;
+create policy "members read attachments in their conversations"
+  on public.message_attachments for select to authenticated
+  using ((select private.is_active_user()) and conversation_id = any (array(select private.my_conversation_ids())));
+
+drop policy if exists "authors attach their own files to their messages" on public.message_attachments;
+create policy "authors attach their own files to their messages"
+  on public.message_attachments for insert to authenticated
+  with check (
+    (select private.can_write())
+    and conversation_id = any (array(select private.my_conversation_ids()))
+    and exists (
+      select 1 from public.messages m
+       where m.id = message_id and m.conversation_id = message_attachments.conversation_id
+         and m.author_id = (select auth.uid())
+    )
+    and private.is_my_file(file_id)
+  );
+
+drop policy if exists "authors detach files from their messages" on public.message_attachments;
+create policy "authors detach files from their messages"
+  on public.message_attachments for delete to authenticated
+  using (
+    (select private.can_write())
+    and conversation_id = any (array(select private.my_conversation_ids()))
+    and exists (
+      select 1 from public.messages m
+       where m.id = message_id and m.author_id = (select auth.uid())
+    )
+  );
