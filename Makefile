@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate policy-migration test lint deps postgresql
+.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -28,6 +28,10 @@ migrate: deps ## apply pending migrations (local, or DB_URL=postgresql://...)
 policy-migration: deps ## make policy-migration NAME=members_can_comment
 	@test -n "$(NAME)" || { echo "usage: make policy-migration NAME=what_changed" >&2; exit 2; }
 	@$(DEVSTACK) policy-migration --name "$(NAME)"
+
+invoke: deps ## run a scheduled function now: make invoke FN=files-expire-pending-uploads
+	@test -n "$(FN)" || { $(PY) -m devstack.events list; echo "usage: make invoke FN=<schedule>" >&2; exit 2; }
+	@$(PY) -m devstack.events invoke "$(FN)"
 
 test: deps ## the whole suite against the real local stack (started or reused)
 	.venv/bin/pytest $(PYTEST_ARGS)

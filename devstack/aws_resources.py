@@ -29,4 +29,7 @@ def ensure_resources(env: dict[str, str]) -> dict[str, str]:
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if bucket not in existing:
         s3.create_bucket(Bucket=bucket)
-    return {}
+    # Queues, dead-letter queues and the bucket's S3 -> SQS notification (devstack/events.py).
+    from devstack.events import ensure_queues
+
+    return ensure_queues(env)
