@@ -1,0 +1,52 @@
+"""policies/ and migrations/ say the same thing: a policy is never changed in one place only.
+
+The diff is `supabase db diff` between a scratch database built from the migrations and one
+built from the migrations plus policies/ (devstack/policies.py). Fix a failure with
+`make policy-migration NAME=what_changed`, review the new migration, commit both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devstack import policies
+from tests.support import Stack
+
+
+def test_policies_and_migrations_agree(stack: Stack) -> None:
+    difference = policies.diff(stack.cfg)
+    assert difference == "", (
+        "policies/ differs from migrations/; run `make policy-migration NAME=...` "
+        f"and commit the migration. The difference:\n{difference}"
+    )
+
+
+def test_a_new_policy_in_policies_is_caught(stack: Stack, tmp_path: Path) -> None:
+    toy = tmp_path / "zz_toy.sql"
+    toy.write_text(
+        "create table public.devstack_toy (id int primary key, owner uuid);\n"
+        "alter table public.devstack_toy enable row level security;\n"
+        'create policy "owners read toys" on public.devstack_toy for select to authenticated\n'
+        "  using (owner = (select auth.uid()));\n"
+    )
+    difference = policies.diff(stack.cfg, [*policies.policy_files(stack.cfg), toy])
+    assert 'CREATE POLICY "owners read toys"' in difference
+
+
+def test_an_edited_policy_is_caught(stack: Stack, tmp_path: Path) -> None:
+    rows = stack.sql(
+        "select schemaname, tablename, policyname from pg_policies "
+        "where schemaname = 'public' order by 1, 2, 3 limit 1"
+    )
+    if not rows:
+        pytest.skip("no policies in the migrations yet")
+    row = rows[0]
+    edit = tmp_path / "zz_edit.sql"
+    edit.write_text(
+        f'alter policy "{row["policyname"]}" on "{row["schemaname"]}"."{row["tablename"]}" '
+        "to service_role;\n"
+    )
+    difference = policies.diff(stack.cfg, [*policies.policy_files(stack.cfg), edit])
+    assert row["policyname"] in difference
