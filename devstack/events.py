@@ -148,6 +148,9 @@ def ensure_queues(env: dict[str, str]) -> dict[str, str]:
             )
             # Saving a notification configuration sends an s3:TestEvent; the S3 handler
             # recognises and skips it, as it must in AWS.
+    # The shared secret of Supabase database webhooks. LOCAL DEVELOPMENT DEFAULT; production
+    # reads it from SSM (serverless.yml).
+    settings["WEBHOOK_SECRET"] = os.environ.get("WEBHOOK_SECRET") or "local-dev-webhook-secret"
     return settings
 
 

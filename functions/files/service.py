@@ -117,39 +117,18 @@ def _is_missing(exc: Exception) -> bool:
     return code in ("404", "NoSuchKey", "NotFound")
 
 
-def _mark(settings: Settings, file_id: str, values: dict[str, Any]) -> bool:
-    """Move a pending row on; False when it is no longer pending (already handled)."""
+def _mark(settings: Settings, file_id: str, status_now: str, values: dict[str, Any]) -> bool:
+    """Move a row on from ``status_now``; False when another delivery already did."""
     updated = as_service(settings).update(
-        "files", {"id": f"eq.{file_id}", "status": "eq.pending", "select": "id"}, values
+        "files", {"id": f"eq.{file_id}", "status": f"eq.{status_now}", "select": "id"}, values
     )
     return bool(updated)
 
 
-def verify_uploaded_object(settings: Settings, bucket: str, key: str) -> str:
-    """Check an uploaded object against its row; mark it ready, or delete it and mark failed.
-
-    Idempotent: a repeated notification for a row that is no longer pending does nothing.
-    Returns the outcome for the log line.
-    """
-    if bucket != settings.files_bucket:
-        return "ignored_other_bucket"
-    svc = as_service(settings)
-    rows = svc.select("files", {"object_key": f"eq.{key}", "select": FILE_COLUMNS})
-    s3 = aws.s3(settings)
-    if not rows:
-        if key.startswith("files/"):
-            s3.delete_object(Bucket=bucket, Key=key)
-            return "untracked_object_deleted"
-        return "ignored_untracked"
-    row = rows[0]
-    if row["status"] != "pending":
-        return f"already_{row['status']}"
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-    except Exception as exc:
-        if _is_missing(exc):
-            return "object_gone"
-        raise
+def _problems(
+    s3: Any, bucket: str, key: str, row: dict[str, Any], head: dict[str, Any]
+) -> list[str]:
+    """What is wrong with the stored object compared with the row (empty list: nothing)."""
     problems: list[str] = []
     size = int(head["ContentLength"])
     if size > MAX_FILE_BYTES:
@@ -159,26 +138,57 @@ def verify_uploaded_object(settings: Settings, bucket: str, key: str) -> str:
     content_type = head.get("ContentType", "")
     if content_type != row["mime_type"]:
         problems.append(f"type {content_type!r} differs from the declared {row['mime_type']!r}")
-    if not problems:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-        digest = hashlib.sha256()
-        head_bytes = b""
-        for chunk in body.iter_chunks(chunk_size=1024 * 1024):
-            if len(head_bytes) < 16:
-                head_bytes += chunk[:16]
-            digest.update(chunk)
-        if digest.hexdigest() != row["checksum_sha256"]:
-            problems.append("checksum differs from the declared SHA-256")
-        if not content_matches_type(row["mime_type"], head_bytes):
-            problems.append(f"content is not {row['mime_type']}")
     if problems:
-        s3.delete_object(Bucket=bucket, Key=key)
-        reason = "; ".join(problems)
-        _mark(settings, row["id"], {"status": "failed", "failure_reason": reason})
-        log.warning("upload rejected", file_id=row["id"], reason=reason)
-        return "failed"
-    _mark(settings, row["id"], {"status": "ready"})
-    return "ready"
+        return problems  # never read an object of the wrong size
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    digest = hashlib.sha256()
+    first = b""
+    for chunk in body.iter_chunks(chunk_size=1024 * 1024):
+        if len(first) < 16:
+            first += chunk[:16]
+        digest.update(chunk)
+    if digest.hexdigest() != row["checksum_sha256"]:
+        problems.append("checksum differs from the declared SHA-256")
+    if not content_matches_type(row["mime_type"], first):
+        problems.append(f"content is not {row['mime_type']}")
+    return problems
+
+
+def verify_uploaded_object(settings: Settings, bucket: str, key: str) -> str:
+    """Check an uploaded object against its row; mark it ready, or delete it and mark failed.
+
+    Safe to repeat: a pending row moves on once; a ready row is re-checked, so an object
+    replaced after verification (a second upload with a still-valid URL) is removed and the
+    row failed; an object arriving for a failed or unknown row is removed. Returns the outcome
+    for the log line.
+    """
+    if bucket != settings.files_bucket:
+        return "ignored_other_bucket"
+    rows = as_service(settings).select("files", {"object_key": f"eq.{key}", "select": FILE_COLUMNS})
+    s3 = aws.s3(settings)
+    if not rows or rows[0]["status"] == "failed":
+        if key.startswith("files/"):
+            s3.delete_object(Bucket=bucket, Key=key)
+            return "unexpected_object_deleted"
+        return "ignored_untracked"
+    row = rows[0]
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        if _is_missing(exc):
+            return "object_gone"
+        raise
+    problems = _problems(s3, bucket, key, row, head)
+    if not problems:
+        if row["status"] == "ready":
+            return "already_ready"
+        _mark(settings, row["id"], "pending", {"status": "ready"})
+        return "ready"
+    s3.delete_object(Bucket=bucket, Key=key)
+    reason = "; ".join(problems)
+    _mark(settings, row["id"], row["status"], {"status": "failed", "failure_reason": reason})
+    log.warning("upload rejected", file_id=row["id"], reason=reason)
+    return "failed"
 
 
 # --- cleanup queue (service role) ---------------------------------------------------------------
