@@ -224,6 +224,8 @@ def main() -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # One INFO line per proxied request would drown the functions' own logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     cfg = Config()
     env = read_env_file(cfg) or cfg.env()
     app = create_app(env, cfg.functions_dir)

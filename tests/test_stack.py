@@ -219,3 +219,19 @@ def test_supabase_py_client_works_unchanged(stack: Stack) -> None:
         pytest.skip("no table in public that anon may read yet")
     result = client.table(tables[0]["table_name"]).select("*").limit(1).execute()
     assert isinstance(result.data, list)
+
+
+# -- functions -----------------------------------------------------------------------------
+def test_gateway_mounts_every_function_folder(stack: Stack) -> None:
+    expected = sorted(
+        p.parent.name for p in stack.cfg.functions_dir.glob("*/app.py") if p.parent.name != "core"
+    )
+    assert stack.http().get("/health").json()["functions"] == expected
+
+
+def test_supabase_py_invokes_a_function_through_the_gateway(stack: Stack) -> None:
+    if not (stack.cfg.functions_dir / "health" / "app.py").exists():
+        pytest.skip("no health function yet")
+    client = create_client(stack.env["API_URL"], stack.env["ANON_KEY"])
+    body = client.functions.invoke("health", {"method": "GET"})
+    assert json.loads(body)["status"] in {"ok", "degraded"}
