@@ -1,0 +1,49 @@
+-- Activity stream and dashboards
+--
+-- Idempotent and readable on its own; the same statements are in the migrations.
+-- Edit here, then `make policy-migration NAME=...` writes the migration.
+
+alter table public.activity_events enable row level security;
+alter table public.dashboards enable row level security;
+
+-- public.activity_events ----------------------------------------------------
+drop policy if exists "members read their projects' activity" on public.activity_events;
+create policy "members read their projects' activity"
+  on public.activity_events for select to authenticated
+  using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));
+
+drop policy if exists "editors record manual activity as themselves" on public.activity_events;
+create policy "editors record manual activity as themselves"
+  on public.activity_events for insert to authenticated
+  with check (
+    (select private.can_write())
+    and source = 'manual'
+    and actor_id = (select auth.uid())
+    and project_id = any (array(select private.my_project_ids_with_role('editor')))
+  );
+
+-- public.dashboards ---------------------------------------------------------
+drop policy if exists "members read their projects' dashboards" on public.dashboards;
+create policy "members read their projects' dashboards"
+  on public.dashboards for select to authenticated
+  using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));
+
+drop policy if exists "members create their own dashboards" on public.dashboards;
+create policy "members create their own dashboards"
+  on public.dashboards for insert to authenticated
+  with check (
+    (select private.can_write())
+    and owner_id = (select auth.uid())
+    and project_id = any (array(select private.my_project_ids()))
+  );
+
+drop policy if exists "owners edit their dashboards" on public.dashboards;
+create policy "owners edit their dashboards"
+  on public.dashboards for update to authenticated
+  using ((select private.can_write()) and owner_id = (select auth.uid()))
+  with check ((select private.can_write()) and owner_id = (select auth.uid()));
+
+drop policy if exists "owners delete their dashboards" on public.dashboards;
+create policy "owners delete their dashboards"
+  on public.dashboards for delete to authenticated
+  using ((select private.can_write()) and owner_id = (select auth.uid()));

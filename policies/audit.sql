@@ -1,0 +1,20 @@
+-- Audit trail (append-only)
+--
+-- Idempotent and readable on its own; the same statements are in the migrations.
+-- Edit here, then `make policy-migration NAME=...` writes the migration.
+
+alter table public.audit_logs enable row level security;
+
+-- public.audit_logs ---------------------------------------------------------
+drop policy if exists "people read their own entries; project admins their project's" on public.audit_logs;
+create policy "people read their own entries; project admins their project's"
+  on public.audit_logs for select to authenticated
+  using (
+    (select private.is_active_user())
+    and (
+      actor_id = (select auth.uid())
+      or subject_user_id = (select auth.uid())
+      or project_id = any (array(select private.my_admin_project_ids_including_deleted()))
+      or (select private.authorize('admin'))
+    )
+  );
