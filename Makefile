@@ -38,7 +38,7 @@ test: deps ## the whole suite against the real local stack (started or reused)
 
 lint: deps
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check devstack tests
+	.venv/bin/ruff format --check .
 
 # ---- installs (idempotent; stamps re-run them when their inputs change) -----------------
 deps: .venv/.installed node_modules/.installed postgresql
