@@ -36,6 +36,14 @@ M = TypeVar("M", bound=BaseModel)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 MAX_BODY_BYTES = 64 * 1024
+FUNCTIONS_PREFIX = "/functions/v1"
+
+
+def base_path(function: str) -> str:
+    """Where a function is served, locally and behind API Gateway: /functions/v1/<name>."""
+    return f"{FUNCTIONS_PREFIX}/{function}"
+
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -84,6 +92,9 @@ class FunctionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not scope.get("path"):
+            # Mangum strips the base path, so a request for the base itself arrives empty.
+            scope = {**scope, "path": "/", "raw_path": b"/"}
         ctx = log.LogContext(function=self.function, request_id=_request_id(scope))
         status = 500
         started = False

@@ -16,11 +16,12 @@ from pydantic import ValidationError
 from core import log
 from core.batch import PermanentRecordError, context_request_id, process_sqs_batch
 from core.events import S3Event, S3TestEvent, ScheduledEvent, SqsRecord
+from core.http import base_path
 from files import service
 from files.app import FUNCTION, app, settings
 from files.models import ObjectCleanup
 
-handler = Mangum(app, lifespan="off")
+handler = Mangum(app, lifespan="off", api_gateway_base_path=base_path(FUNCTION))
 
 
 def object_created(event: dict[str, Any], context: Any) -> dict[str, Any]:

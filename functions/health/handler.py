@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from mangum import Mangum
 
-from health.app import app
+from core.http import base_path
+from health.app import FUNCTION, app
 
-handler = Mangum(app, lifespan="off")
+# API Gateway routes are /functions/v1/health as on the local gateway; Mangum strips the base.
+handler = Mangum(app, lifespan="off", api_gateway_base_path=base_path(FUNCTION))
