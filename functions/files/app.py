@@ -6,6 +6,7 @@ their own JWT, so the policies on ``public.files`` decide.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,6 +14,7 @@ from starlette.responses import Response
 
 from core import ratelimit
 from core.auth import TokenVerifier
+from core.errors import ApiError, describe_validation_error
 from core.events import DatabaseWebhook
 from core.http import FunctionApp, authenticate, json_response, path_uuid, read_body
 from core.settings import Settings, load_settings
@@ -120,9 +122,16 @@ def create_app(settings: Settings) -> Starlette:
         cleanups: list[ObjectCleanup] = []
         old = hook.old_record or {}
         if hook.table == "files" and hook.schema_ == "public" and hook.type == "DELETE":
-            bucket, key = old.get("bucket"), old.get("object_key")
-            if isinstance(bucket, str) and isinstance(key, str):
-                cleanups.append(ObjectCleanup(bucket=bucket, key=key, file_id=old.get("id")))
+            try:
+                cleanups.append(
+                    ObjectCleanup(
+                        bucket=old.get("bucket"), key=old.get("object_key"), file_id=old.get("id")
+                    )
+                )
+            except ValidationError as exc:
+                raise ApiError(
+                    422, "validation_failed", "old_record: " + describe_validation_error(exc)
+                ) from None
         queued = await run_in_threadpool(service.enqueue_cleanup, settings, cleanups)
         return json_response(WebhookAccepted(accepted=True, queued=queued), 202)
 
