@@ -130,7 +130,10 @@ def running_pid(cfg: Config) -> int | None:
         pid = int((cfg.pgdata / "postmaster.pid").read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return pid if procs.alive(pid) else None
+    # After a reboot the recorded pid may belong to another process: check it is ours.
+    if procs.alive(pid) and str(cfg.pgdata) in procs.cmdline(pid):
+        return pid
+    return None
 
 
 def ready(cfg: Config) -> bool:

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 
 from devstack import aws_resources, gateway_proc, moto, postgres, postgrest, supabase_cli, users
 from devstack.config import Config, format_env, read_env_file
-from devstack.procs import StackError
+from devstack.procs import StackError, alive, file_lock
 
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _lock(cfg: Config) -> contextlib.AbstractContextManager[None]:
+    return file_lock(cfg.state_dir / "lock")
+
+
 def migrate_local(cfg: Config) -> str:
     """Bootstrap (local only) then pending migrations via the Supabase CLI; reload PostgREST."""
-    postgres.apply_bootstrap(cfg)
-    output = supabase_cli.db_push(cfg, cfg.db_url())
-    postgres.execute(cfg.db_url(), "notify pgrst, 'reload schema'")
+    with _lock(cfg):
+        postgres.apply_bootstrap(cfg)
+        output = supabase_cli.db_push(cfg, cfg.db_url())
+        postgres.execute(cfg.db_url(), "notify pgrst, 'reload schema'")
     return output
 
 
@@ -45,6 +51,11 @@ def _write_env(cfg: Config, env: dict[str, str]) -> None:
 def up(cfg: Config) -> None:
     """Start every part that is not running (idempotent), then print the status block."""
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    with _lock(cfg):
+        _up(cfg)
+
+
+def _up(cfg: Config) -> None:
     _say("postgres: starting" if postgres.running_pid(cfg) is None else "postgres: running")
     postgres.start(cfg)
     migration_error: StackError | None = None
@@ -77,6 +88,11 @@ def up(cfg: Config) -> None:
 
 def down(cfg: Config) -> None:
     """Stop every part; fail if any process is left behind."""
+    with _lock(cfg):
+        _down(cfg)
+
+
+def _down(cfg: Config) -> None:
     pids = {
         "gateway": gateway_proc.running_pid(cfg),
         "postgrest": postgrest.running_pid(cfg),
@@ -88,8 +104,6 @@ def down(cfg: Config) -> None:
     moto.stop(cfg)
     postgres.stop(cfg)
     cfg.env_file.unlink(missing_ok=True)
-    from devstack.procs import alive
-
     left = {name: pid for name, pid in pids.items() if pid is not None and alive(pid)}
     if left:
         raise StackError(f"still running after down: {left}")
@@ -119,11 +133,12 @@ def status(cfg: Config) -> bool:
 
 def reset(cfg: Config) -> None:
     """Wipe local data (database cluster, in-memory AWS) and start again from scratch."""
-    down(cfg)
-    if cfg.pgdata.exists():
-        shutil.rmtree(cfg.pgdata)
-    _say(f"removed {cfg.pgdata}")
-    up(cfg)
+    with _lock(cfg):
+        down(cfg)
+        if cfg.pgdata.exists():
+            shutil.rmtree(cfg.pgdata)
+        _say(f"removed {cfg.pgdata}")
+        up(cfg)
 
 
 def token(cfg: Config, email: str) -> str:

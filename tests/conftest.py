@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack import stack as stack_commands
 from tests.support import Stack, TestUser
 
 __all__ = ["TestUser"]
@@ -16,9 +15,10 @@ __all__ = ["TestUser"]
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """The running stack. A stack that was already up is reused and left running; one this
-    session started is stopped at the end (set ``KEEP_STACK=1`` to keep it)."""
+    session started is stopped at the end unless another session still uses it (set
+    ``KEEP_STACK=1`` to keep it)."""
     running = Stack.start()
     yield running
     running.close()
-    if running.started_here and os.environ.get("KEEP_STACK") != "1":
-        stack_commands.down(running.cfg)
+    if os.environ.get("KEEP_STACK") != "1":
+        running.stop_if_started_here()

@@ -7,6 +7,8 @@ stack.rest(alice.token).table("projects").select("*").execute()
 
 from __future__ import annotations
 
+import fcntl
+import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,12 +47,18 @@ class Stack:
         self.env = env
         self._http: httpx.Client | None = None
         self.started_here = False
+        self._session_fd: int | None = None
 
     @classmethod
     def start(cls, cfg: Config | None = None) -> Stack:
         """Reuse the stack if its gateway answers and its env file exists (applying pending
         migrations, so tests see the current schema); else ``up``."""
         cfg = cfg or Config()
+        # Every session using the stack holds a shared lock, so that the one which started it
+        # stops it only when no other session is still using it (see stop_if_started_here).
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        session_fd = os.open(cfg.state_dir / "sessions.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(session_fd, fcntl.LOCK_SH)
         started = False
         if cfg.env_file.exists() and gateway_proc.ready(cfg):
             stack.migrate_local(cfg)
@@ -59,7 +67,25 @@ class Stack:
             started = True
         running = cls(cfg, read_env_file(cfg))
         running.started_here = started
+        running._session_fd = session_fd
         return running
+
+    def stop_if_started_here(self) -> bool:
+        """``down`` if this session started the stack and no other session is using it."""
+        fd, self._session_fd = self._session_fd, None
+        if fd is None:
+            return False
+        try:
+            if not self.started_here:
+                return False
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # another test session is still using it
+            stack.down(self.cfg)
+            return True
+        finally:
+            os.close(fd)
 
     # -- users and tokens ---------------------------------------------------------------
     def new_user(
