@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke
+.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -32,6 +32,9 @@ policy-migration: deps ## make policy-migration NAME=members_can_comment
 invoke: deps ## run a scheduled function now: make invoke FN=files-expire-pending-uploads
 	@test -n "$(FN)" || { $(PY) -m devstack.events list; echo "usage: make invoke FN=<schedule>" >&2; exit 2; }
 	@$(PY) -m devstack.events invoke "$(FN)"
+
+package: deps ## Lambda zip for manylinux2014_x86_64/3.12 + `serverless package` + cfn-lint (STAGE=prod)
+	@$(PY) -m devstack.package_lambda --stage $(or $(STAGE),prod)
 
 test: deps ## the whole suite against the real local stack (started or reused)
 	.venv/bin/pytest $(PYTEST_ARGS)
