@@ -233,9 +233,8 @@ def test_a_pending_file_cannot_be_downloaded_yet(stack: Stack, team: Team) -> No
 def test_a_trashed_file_is_not_found(stack: Stack, team: Team) -> None:
     signed = sign_upload(stack, team.members["editor"], upload_request(team.project_id, DATA))
     file_id = signed.json()["file"]["id"]
-    stack.rest(team.members["editor"].token).table("files").update(
-        {"deleted_at": "2026-01-01T00:00:00Z"}
-    ).eq("id", file_id).execute()
+    # DELETE through the API trashes (soft-deletes) the row
+    stack.rest(team.members["editor"].token).table("files").delete().eq("id", file_id).execute()
     with stack.http(team.members["editor"].token) as http:
         assert http.get(f"/functions/v1/files/{file_id}/download").status_code == 404
 

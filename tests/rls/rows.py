@@ -1,0 +1,404 @@
+"""How to make each kind of row named in ``spec.py``, from the acting role's point of view.
+
+``EXISTING[relation][kind](w, role)`` makes a row (for select / update / delete) and
+returns its key, or None when the kind does not exist for that role (a person in no
+project has no membership of their own). ``NEW[relation][kind](w, role)`` returns the body
+of an insert. ``CHANGE[relation]`` is the update the matrix tries; ``KEY`` names the column
+that identifies a row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from tests.rls.world import PROJECT_ROLES, World
+
+Maker = Callable[[World, str], "str | None"]
+Payload = Callable[[World, str], dict[str, Any]]
+
+KEY: dict[str, str] = {"user_roles": "user_id"}
+
+SOON = "2030-01-01T10:00:00+00:00"
+LATER = "2030-01-01T11:00:00+00:00"
+
+
+def tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def in_p(role: str) -> bool:
+    return role in PROJECT_ROLES
+
+
+def _own_membership(w: World, role: str) -> str | None:
+    if not in_p(role):
+        return None
+    project_id = w.member_project()
+    return w.one(
+        "select id from public.project_members where project_id = %s and user_id = %s",
+        (project_id, w.uid(role)),
+    )
+
+
+def _own_conversation_membership(w: World, role: str) -> str | None:
+    if not in_p(role):
+        return None
+    conversation_id = w.member_conversation()
+    return w.one(
+        "select id from public.conversation_members where conversation_id = %s and user_id = %s",
+        (conversation_id, w.uid(role)),
+    )
+
+
+def _teammate_membership(w: World, _role: str) -> str:
+    project_id = w.member_project()
+    return w.one(
+        "select id from public.project_members where project_id = %s and user_id = %s",
+        (project_id, w.uid("teammate")),
+    )
+
+
+def _membership_in_q(w: World, _role: str) -> str:
+    person = w.new_person()
+    w.sql(
+        "insert into public.project_members (project_id, user_id, role) values (%s, %s, 'viewer')",
+        (w.project_q, person),
+    )
+    return w.one(
+        "select id from public.project_members where project_id = %s and user_id = %s",
+        (w.project_q, person),
+    )
+
+
+def _conversation_member_row(conversation_id: str, user_id: str, w: World) -> str:
+    return w.one(
+        "select id from public.conversation_members where conversation_id = %s and user_id = %s",
+        (conversation_id, user_id),
+    )
+
+
+def _teammate_into_p(w: World) -> str:
+    person = w.new_person()
+    w.sql(
+        "insert into public.project_members (project_id, user_id, role) values (%s, %s, 'viewer')",
+        (w.project_p, person),
+    )
+    return person
+
+
+EXISTING: dict[str, dict[str, Maker]] = {
+    "profiles": {
+        "mine": lambda w, r: w.uid(r),
+        "a teammates": lambda w, r: w.uid("teammate"),
+        "a strangers": lambda w, r: w.uid("stranger"),
+    },
+    "user_roles": {
+        "mine": lambda w, r: w.uid(r),
+        "someone elses": lambda w, r: w.new_person(),
+    },
+    "projects": {
+        "one i am in": lambda w, r: w.member_project(),
+        "someone elses": lambda w, r: w.project(w.uid("stranger")),
+    },
+    "project_members": {
+        "mine": _own_membership,
+        "a teammates": _teammate_membership,
+        "in another project": _membership_in_q,
+    },
+    "tasks": {
+        "in my project": lambda w, r: w.task(w.project_p),
+        "in another project": lambda w, r: w.task(w.project_q),
+    },
+    "files": {
+        "in my project": lambda w, r: w.file(w.project_p, w.uid("owner")),
+        "in another project": lambda w, r: w.file(w.project_q, w.uid("stranger")),
+    },
+    "conversations": {
+        "one i am in": lambda w, r: w.member_conversation(),
+        "someone elses": lambda w, r: w.conversation(w.uid("stranger"), [], None),
+    },
+    "conversation_members": {
+        "mine": _own_conversation_membership,
+        "a teammates": lambda w, r: _conversation_member_row(
+            w.member_conversation(), w.uid("teammate"), w
+        ),
+        "in another conversation": lambda w, r: _conversation_member_row(
+            w.conversation_d, w.uid("stranger"), w
+        ),
+    },
+    "messages": {
+        "mine": lambda w, r: w.message(w.conversation_c, w.uid(r)),
+        "a teammates": lambda w, r: w.message(w.conversation_c, w.uid("teammate")),
+        "in another conversation": lambda w, r: w.message(w.conversation_d, w.uid("stranger")),
+    },
+    "message_attachments": {
+        "mine": lambda w, r: w.attachment(w.conversation_c, w.uid(r)),
+        "in my conversation": lambda w, r: w.attachment(w.conversation_c, w.uid("teammate")),
+        "in another conversation": lambda w, r: w.attachment(w.conversation_d, w.uid("stranger")),
+    },
+    "notifications": {
+        "mine": lambda w, r: w.notification(w.uid(r)),
+        "someone elses": lambda w, r: w.notification(w.uid("teammate")),
+    },
+    "calendar_events": {
+        "mine": lambda w, r: w.event(w.uid(r)),
+        "in my project": lambda w, r: w.event(w.uid("owner"), w.project_p),
+        "i attend": lambda w, r: w.event(w.uid("stranger"), attendee=w.uid(r)),
+        "someone elses": lambda w, r: w.event(w.uid("stranger")),
+    },
+    "calendar_event_attendees": {
+        "mine": lambda w, r: w.attendee(w.event(w.uid("stranger")), w.uid(r)),
+        "on an event in my project": lambda w, r: w.attendee(
+            w.event(w.uid("owner"), w.project_p), w.uid("teammate")
+        ),
+        "someone elses": lambda w, r: w.attendee(w.event(w.uid("stranger")), w.uid("teammate")),
+    },
+    "documents": {
+        "in my project": lambda w, r: w.document(w.project_p),
+        "in another project": lambda w, r: w.document(w.project_q),
+    },
+    "document_versions": {
+        "in my project": lambda w, r: w.version(w.project_p),
+        "in another project": lambda w, r: w.version(w.project_q),
+    },
+    "document_jobs": {
+        "in my project": lambda w, r: w.job(w.project_p),
+        "in another project": lambda w, r: w.job(w.project_q),
+    },
+    "integrations": {
+        "mine": lambda w, r: w.integration(w.uid(r)),
+        "someone elses": lambda w, r: w.integration(w.uid("teammate")),
+    },
+    "activity_events": {
+        "in my project": lambda w, r: w.activity(w.project_p),
+        "in another project": lambda w, r: w.activity(w.project_q),
+    },
+    "dashboards": {
+        "mine": lambda w, r: w.dashboard(w.uid(r), w.project_p),
+        "a teammates": lambda w, r: w.dashboard(w.uid("teammate"), w.project_p),
+        "in another project": lambda w, r: w.dashboard(w.uid("stranger"), w.project_q),
+    },
+    "privacy_requests": {
+        "mine": lambda w, r: w.privacy_request(w.uid(r)),
+        "someone elses": lambda w, r: w.privacy_request(w.uid("teammate")),
+    },
+    "audit_logs": {
+        "about me": lambda w, r: w.audit(w.uid(r), None, w.uid(r)),
+        "in my project": lambda w, r: w.audit(w.uid("teammate"), w.project_p, w.uid("teammate")),
+        "elsewhere": lambda w, r: w.audit(w.uid("stranger"), w.project_q, w.uid("stranger")),
+    },
+}
+
+
+def _task_body(project: str) -> Payload:
+    return lambda w, r: {"project_id": getattr(w, project), "title": f"task {tag()}"}
+
+
+def _file_body(project: str) -> Payload:
+    return lambda w, r: {
+        "project_id": getattr(w, project),
+        "name": f"{tag()}.txt",
+        "mime_type": "text/plain",
+        "size_bytes": 12,
+        "checksum_sha256": "a" * 64,
+        "bucket": "test",
+    }
+
+
+def _attachment_body(author_role: str | None) -> Payload:
+    def body(w: World, r: str) -> dict[str, Any]:
+        author = w.uid(author_role or r)
+        return {
+            "message_id": w.message(w.conversation_c, author),
+            "conversation_id": w.conversation_c,
+            "file_id": w.file(w.project_p, w.uid(r)),
+        }
+
+    return body
+
+
+def _event_body(project: str | None, owner_role: str | None = None) -> Payload:
+    def body(w: World, r: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"title": f"meeting {tag()}", "starts_at": SOON, "ends_at": LATER}
+        if project:
+            out["project_id"] = getattr(w, project)
+        if owner_role:
+            out["owner_id"] = w.uid(owner_role)
+        return out
+
+    return body
+
+
+NEW: dict[str, dict[str, Payload]] = {
+    "profiles": {"mine": lambda w, r: {"id": w.uid(r), "full_name": "Me"}},
+    "user_roles": {"mine": lambda w, r: {"user_id": w.uid(r), "role": "admin"}},
+    "projects": {
+        "owned by me": lambda w, r: {"name": f"mine {tag()}", "owner_id": w.uid(r)},
+        "owned by someone else": lambda w, r: {
+            "name": f"theirs {tag()}",
+            "owner_id": w.uid("teammate"),
+        },
+    },
+    "project_members": {
+        "new person into my project": lambda w, r: {
+            "project_id": w.project_p,
+            "user_id": w.new_person(),
+            "role": "viewer",
+        },
+        "myself into another project": lambda w, r: {
+            "project_id": w.project_q,
+            "user_id": w.uid(r),
+            "role": "viewer",
+        },
+    },
+    "tasks": {
+        "in my project": _task_body("project_p"),
+        "in another project": _task_body("project_q"),
+    },
+    "files": {
+        "in my project": _file_body("project_p"),
+        "in another project": _file_body("project_q"),
+    },
+    "conversations": {"group": lambda w, r: {"kind": "group", "title": f"chat {tag()}"}},
+    "conversation_members": {
+        "teammate into my conversation": lambda w, r: {
+            "conversation_id": w.conversation_c,
+            "user_id": _teammate_into_p(w),
+        },
+        "myself into another conversation": lambda w, r: {
+            "conversation_id": w.conversation_d,
+            "user_id": w.uid(r),
+        },
+    },
+    "messages": {
+        "in my conversation": lambda w, r: {"conversation_id": w.conversation_c, "content": "hi"},
+        "in another conversation": lambda w, r: {
+            "conversation_id": w.conversation_d,
+            "content": "hi",
+        },
+    },
+    "message_attachments": {
+        "my file on my message": _attachment_body(None),
+        "my file on a teammates message": _attachment_body("teammate"),
+    },
+    "notifications": {
+        "for me": lambda w, r: {"user_id": w.uid(r), "type": "system"},
+        "for someone else": lambda w, r: {"user_id": w.uid("teammate"), "type": "system"},
+    },
+    "calendar_events": {
+        "mine": _event_body(None),
+        "mine in my project": _event_body("project_p"),
+        "for someone else": _event_body(None, owner_role="teammate"),
+    },
+    "calendar_event_attendees": {
+        "teammate to my event": lambda w, r: {
+            "event_id": w.event(w.uid(r)),
+            "user_id": w.uid("teammate"),
+        },
+        "myself to someone elses event": lambda w, r: {
+            "event_id": w.event(w.uid("stranger")),
+            "user_id": w.uid(r),
+        },
+    },
+    "documents": {
+        "in my project": lambda w, r: {"project_id": w.project_p, "type": "prd", "title": "PRD"},
+        "in another project": lambda w, r: {
+            "project_id": w.project_q,
+            "type": "prd",
+            "title": "PRD",
+        },
+    },
+    "document_versions": {
+        "in my project": lambda w, r: {
+            "document_id": w.document(w.project_p),
+            "project_id": w.project_p,
+            "content": "# v",
+        },
+        "in another project": lambda w, r: {
+            "document_id": w.document(w.project_q),
+            "project_id": w.project_q,
+            "content": "# v",
+        },
+    },
+    "document_jobs": {
+        "in my project": lambda w, r: {"project_id": w.project_p, "document_type": "prd"},
+    },
+    "integrations": {
+        "mine": lambda w, r: {"provider": "github", "external_account_id": tag()},
+        "for someone else": lambda w, r: {
+            "user_id": w.uid("teammate"),
+            "provider": "github",
+            "external_account_id": tag(),
+        },
+    },
+    "activity_events": {
+        "manual in my project": lambda w, r: {
+            "project_id": w.project_p,
+            "source": "manual",
+            "kind": "note.added",
+            "actor_id": w.uid(r),
+        },
+        "github in my project": lambda w, r: {
+            "project_id": w.project_p,
+            "source": "github",
+            "kind": "push",
+            "external_id": tag(),
+            "actor_id": w.uid(r),
+        },
+        "manual in another project": lambda w, r: {
+            "project_id": w.project_q,
+            "source": "manual",
+            "kind": "note.added",
+            "actor_id": w.uid(r),
+        },
+    },
+    "dashboards": {
+        "mine in my project": lambda w, r: {"project_id": w.project_p, "name": f"kpis {tag()}"},
+        "mine in another project": lambda w, r: {"project_id": w.project_q, "name": "kpis"},
+    },
+    "privacy_requests": {
+        "mine": lambda w, r: {"kind": "export"},
+        "for someone else": lambda w, r: {"user_id": w.uid("teammate"), "kind": "erasure"},
+    },
+    "audit_logs": {
+        "about me": lambda w, r: {
+            "actor_id": w.uid(r),
+            "action": "insert",
+            "table_name": "tasks",
+            "subject_user_id": w.uid(r),
+        },
+    },
+}
+
+
+def change(relation: str, kind: str, role: str) -> dict[str, Any]:
+    """The update the matrix tries on a row (fresh values, so success is visible)."""
+    t = tag()
+    if relation == "project_members":
+        if kind == "mine":  # make myself owner; the owner steps down without a transfer
+            return {"role": "admin" if role == "owner" else "owner"}
+        return {"role": "editor"}  # a viewer becomes an editor
+    return {
+        "profiles": {"full_name": f"name {t}"},
+        "user_roles": {"disabled_reason": f"reason {t}"},
+        "projects": {"description": f"desc {t}"},
+        "tasks": {"title": f"title {t}"},
+        "files": {"name": f"{t}.txt"},
+        "conversations": {"title": f"title {t}"},
+        "conversation_members": {"last_read_at": SOON},
+        "messages": {"content": f"edited {t}"},
+        "message_attachments": {"conversation_id": str(uuid.uuid4())},
+        "notifications": {"read_at": SOON},
+        "calendar_events": {"title": f"title {t}"},
+        "calendar_event_attendees": {"response": "accepted"},
+        "documents": {"title": f"title {t}"},
+        "document_versions": {"change_summary": f"summary {t}"},
+        "document_jobs": {"error": f"error {t}"},
+        "integrations": {"external_account_name": f"name {t}"},
+        "activity_events": {"kind": f"kind_{t}"},
+        "dashboards": {"name": f"name {t}"},
+        "privacy_requests": {"error": f"error {t}"},
+        "audit_logs": {"table_name": f"table {t}"},
+    }[relation]

@@ -1,0 +1,228 @@
+"""Who may do what: the RLS matrix, one entry per relation PostgREST exposes.
+
+For every exposed table or view and each operation, ``SPEC`` maps a *kind of row* (as
+seen from the acting person: "mine", "in my project", "in another project" ...) to the
+set of role fixtures allowed to perform the operation on such a row. Every role not
+listed is refused. ``tests/rls/rows.py`` makes a row of each kind; ``test_matrix.py``
+checks every (relation, operation, kind, role) cell over HTTP through PostgREST, and
+fails if the catalog exposes a relation this spec does not list.
+
+The world the roles live in (``tests/rls/conftest.py``):
+
+- project P, owned by ``owner``; members ``project_admin`` (admin), ``editor``,
+  ``viewer``, ``guest`` (project role editor, platform role guest), ``disabled``
+  (editor, then disabled by a platform admin) and a teammate (viewer);
+- group conversation C in P, started by ``owner``, with all of P's members;
+- project Q and conversation D belonging to someone none of the roles knows;
+- ``outsider``: signed in, in nothing; ``platform_admin``: platform role admin, in
+  nothing; ``anon``: no token at all.
+"""
+
+from __future__ import annotations
+
+ROLES = (
+    "anon",
+    "outsider",
+    "guest",
+    "viewer",
+    "editor",
+    "project_admin",
+    "owner",
+    "platform_admin",
+    "disabled",
+)
+OPERATIONS = ("select", "insert", "update", "delete")
+
+NOBODY: frozenset[str] = frozenset()
+# signed in and not disabled
+SIGNED_IN = frozenset(
+    {"outsider", "guest", "viewer", "editor", "project_admin", "owner", "platform_admin"}
+)
+# may write at all: signed in, not disabled, not a guest
+WRITERS = SIGNED_IN - {"guest"}
+# read project P (and conversation C)
+P_MEMBERS = frozenset({"guest", "viewer", "editor", "project_admin", "owner"})
+# members of P who may write something (their own rows); not the guest
+P_MEMBER_WRITERS = frozenset({"viewer", "editor", "project_admin", "owner"})
+# edit P's content
+P_EDITORS = frozenset({"editor", "project_admin", "owner"})
+# manage P and its members
+P_ADMINS = frozenset({"project_admin", "owner"})
+OWNER = frozenset({"owner"})
+PLATFORM_ADMIN = frozenset({"platform_admin"})
+
+
+def rule(**kinds: frozenset[str]) -> dict[str, frozenset[str]]:
+    """kind of row -> roles allowed (keyword names use _ for spaces)."""
+    return {name.replace("_", " "): roles for name, roles in kinds.items()}
+
+
+SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
+    "profiles": {
+        "select": rule(
+            mine=SIGNED_IN, a_teammates=P_MEMBERS | PLATFORM_ADMIN, a_strangers=PLATFORM_ADMIN
+        ),
+        "insert": rule(mine=NOBODY),
+        "update": rule(mine=SIGNED_IN, a_teammates=NOBODY, a_strangers=NOBODY),
+        "delete": rule(mine=NOBODY, a_teammates=NOBODY, a_strangers=NOBODY),
+    },
+    "user_roles": {
+        "select": rule(mine=SIGNED_IN, someone_elses=PLATFORM_ADMIN),
+        "insert": rule(mine=NOBODY),
+        "update": rule(mine=NOBODY, someone_elses=PLATFORM_ADMIN),
+        "delete": rule(mine=NOBODY, someone_elses=NOBODY),
+    },
+    "projects": {
+        "select": rule(one_i_am_in=P_MEMBERS, someone_elses=NOBODY),
+        "insert": rule(owned_by_me=WRITERS, owned_by_someone_else=NOBODY),
+        "update": rule(one_i_am_in=P_ADMINS, someone_elses=NOBODY),
+        "delete": rule(one_i_am_in=OWNER, someone_elses=NOBODY),
+    },
+    "project_members": {
+        "select": rule(mine=P_MEMBERS, a_teammates=P_MEMBERS, in_another_project=NOBODY),
+        "insert": rule(new_person_into_my_project=P_ADMINS, myself_into_another_project=NOBODY),
+        # mine: making myself owner; a teammate's: viewer -> editor
+        "update": rule(mine=NOBODY, a_teammates=P_ADMINS, in_another_project=NOBODY),
+        # mine: leaving (the owner cannot leave; the guest writes nothing)
+        "delete": rule(
+            mine=frozenset({"viewer", "editor", "project_admin"}),
+            a_teammates=P_ADMINS,
+            in_another_project=NOBODY,
+        ),
+    },
+    "tasks": {
+        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        "insert": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+        "update": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+        "delete": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+    },
+    "files": {
+        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        "insert": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+        "update": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+        "delete": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+    },
+    "conversations": {
+        "select": rule(one_i_am_in=P_MEMBERS, someone_elses=NOBODY),
+        # created only by rpc get_or_create_direct_conversation / create_group_conversation
+        "insert": rule(group=NOBODY),
+        "update": rule(one_i_am_in=OWNER, someone_elses=NOBODY),
+        "delete": rule(one_i_am_in=OWNER, someone_elses=NOBODY),
+    },
+    "conversation_members": {
+        "select": rule(mine=P_MEMBERS, a_teammates=P_MEMBERS, in_another_conversation=NOBODY),
+        "insert": rule(
+            teammate_into_my_conversation=OWNER, myself_into_another_conversation=NOBODY
+        ),
+        # mine: last_read_at (read receipt)
+        "update": rule(mine=P_MEMBER_WRITERS, a_teammates=NOBODY, in_another_conversation=NOBODY),
+        "delete": rule(mine=P_MEMBER_WRITERS, a_teammates=OWNER, in_another_conversation=NOBODY),
+    },
+    "messages": {
+        "select": rule(mine=P_MEMBERS, a_teammates=P_MEMBERS, in_another_conversation=NOBODY),
+        "insert": rule(in_my_conversation=P_MEMBER_WRITERS, in_another_conversation=NOBODY),
+        "update": rule(mine=P_MEMBER_WRITERS, a_teammates=NOBODY, in_another_conversation=NOBODY),
+        "delete": rule(mine=P_MEMBER_WRITERS, a_teammates=NOBODY, in_another_conversation=NOBODY),
+    },
+    "message_attachments": {
+        "select": rule(in_my_conversation=P_MEMBERS, in_another_conversation=NOBODY),
+        "insert": rule(
+            my_file_on_my_message=P_MEMBER_WRITERS, my_file_on_a_teammates_message=NOBODY
+        ),
+        "update": rule(in_my_conversation=NOBODY, in_another_conversation=NOBODY),
+        "delete": rule(
+            mine=P_MEMBER_WRITERS, in_my_conversation=NOBODY, in_another_conversation=NOBODY
+        ),
+    },
+    "notifications": {
+        "select": rule(mine=SIGNED_IN, someone_elses=NOBODY),
+        # only triggers and the service role create notifications
+        "insert": rule(for_me=NOBODY, for_someone_else=NOBODY),
+        "update": rule(mine=WRITERS, someone_elses=NOBODY),
+        "delete": rule(mine=WRITERS, someone_elses=NOBODY),
+    },
+    "calendar_events": {
+        "select": rule(
+            mine=SIGNED_IN, in_my_project=P_MEMBERS, i_attend=SIGNED_IN, someone_elses=NOBODY
+        ),
+        "insert": rule(mine=WRITERS, mine_in_my_project=P_EDITORS, for_someone_else=NOBODY),
+        "update": rule(mine=WRITERS, in_my_project=OWNER, i_attend=NOBODY, someone_elses=NOBODY),
+        "delete": rule(mine=WRITERS, in_my_project=OWNER, i_attend=NOBODY, someone_elses=NOBODY),
+    },
+    "calendar_event_attendees": {
+        "select": rule(mine=SIGNED_IN, on_an_event_in_my_project=P_MEMBERS, someone_elses=NOBODY),
+        "insert": rule(teammate_to_my_event=P_MEMBER_WRITERS, myself_to_someone_elses_event=NOBODY),
+        "update": rule(mine=WRITERS, on_an_event_in_my_project=NOBODY, someone_elses=NOBODY),
+        "delete": rule(mine=WRITERS, on_an_event_in_my_project=OWNER, someone_elses=NOBODY),
+    },
+    "documents": {
+        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        "insert": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+        "update": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+        "delete": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+    },
+    "document_versions": {
+        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        "insert": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+        # append-only
+        "update": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+        "delete": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+    },
+    "document_jobs": {
+        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        # written by the service role only (rpc request_document_generation queues one)
+        "insert": rule(in_my_project=NOBODY),
+        "update": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+        "delete": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+    },
+    "integrations": {
+        "select": rule(mine=SIGNED_IN, someone_elses=NOBODY),
+        "insert": rule(mine=WRITERS, for_someone_else=NOBODY),
+        "update": rule(mine=WRITERS, someone_elses=NOBODY),
+        "delete": rule(mine=WRITERS, someone_elses=NOBODY),
+    },
+    "activity_events": {
+        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        # ingestion (github, crm ...) is the service role's
+        "insert": rule(
+            manual_in_my_project=P_EDITORS,
+            github_in_my_project=NOBODY,
+            manual_in_another_project=NOBODY,
+        ),
+        "update": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+        "delete": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+    },
+    "dashboards": {
+        "select": rule(mine=P_MEMBERS, a_teammates=P_MEMBERS, in_another_project=NOBODY),
+        "insert": rule(mine_in_my_project=P_MEMBER_WRITERS, mine_in_another_project=NOBODY),
+        "update": rule(mine=P_MEMBER_WRITERS, a_teammates=NOBODY, in_another_project=NOBODY),
+        "delete": rule(mine=P_MEMBER_WRITERS, a_teammates=NOBODY, in_another_project=NOBODY),
+    },
+    "privacy_requests": {
+        "select": rule(mine=SIGNED_IN, someone_elses=NOBODY),
+        # guests too: privacy rights are not a write privilege
+        "insert": rule(mine=SIGNED_IN, for_someone_else=NOBODY),
+        "update": rule(mine=NOBODY, someone_elses=NOBODY),
+        "delete": rule(mine=NOBODY, someone_elses=NOBODY),
+    },
+    "audit_logs": {
+        "select": rule(
+            about_me=SIGNED_IN, in_my_project=P_ADMINS | PLATFORM_ADMIN, elsewhere=PLATFORM_ADMIN
+        ),
+        # append-only, written by triggers
+        "insert": rule(about_me=NOBODY),
+        "update": rule(about_me=NOBODY, in_my_project=NOBODY, elsewhere=NOBODY),
+        "delete": rule(about_me=NOBODY, in_my_project=NOBODY, elsewhere=NOBODY),
+    },
+}
+
+
+def cells() -> list[tuple[str, str, str, str, bool]]:
+    """Every (relation, operation, kind of row, role, allowed) cell of the matrix."""
+    out = []
+    for relation, ops in SPEC.items():
+        for op in OPERATIONS:
+            for kind, allowed in ops[op].items():
+                for role in ROLES:
+                    out.append((relation, op, kind, role, role in allowed))
+    return out
