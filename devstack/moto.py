@@ -28,18 +28,28 @@ def ready(cfg: Config) -> bool:
         return False
 
 
-def start(cfg: Config) -> None:
+def start(cfg: Config, *, wait: bool = True) -> None:
+    """Start moto; with ``wait=False`` return at once (``wait_ready`` later)."""
     if running_pid(cfg) is not None:
+        if wait:
+            wait_ready(cfg)
         return
     if procs.port_open(cfg.aws_port):
         raise procs.StackError(f"moto: port {cfg.aws_port} is already in use (set AWS_PORT)")
-    pid = procs.spawn(
+    procs.spawn(
         NAME,
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(cfg.aws_port)],
         pids_dir=cfg.pids,
         log_file=log_file(cfg),
     )
-    procs.wait_until(lambda: ready(cfg), part="moto", log_file=log_file(cfg), timeout=30, pid=pid)
+    if wait:
+        wait_ready(cfg)
+
+
+def wait_ready(cfg: Config) -> None:
+    procs.wait_until(
+        lambda: ready(cfg), part="moto", log_file=log_file(cfg), timeout=30, pid=running_pid(cfg)
+    )
 
 
 def stop(cfg: Config) -> None:

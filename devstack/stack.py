@@ -23,7 +23,7 @@ def migrate_local(cfg: Config) -> str:
     """Bootstrap (local only) then pending migrations via the Supabase CLI; reload PostgREST."""
     with _lock(cfg):
         postgres.apply_bootstrap(cfg)
-        output = supabase_cli.db_push(cfg, cfg.db_url())
+        output = supabase_cli.db_push(cfg, cfg.db_url(), skip_if_current=True)
         postgres.execute(cfg.db_url(), "notify pgrst, 'reload schema'")
     return output
 
@@ -56,6 +56,7 @@ def up(cfg: Config) -> None:
 
 
 def _up(cfg: Config) -> None:
+    moto.start(cfg, wait=False)  # its start-up overlaps with the database's
     _say("postgres: starting" if postgres.running_pid(cfg) is None else "postgres: running")
     postgres.start(cfg)
     migration_error: StackError | None = None
@@ -73,7 +74,7 @@ def _up(cfg: Config) -> None:
         _say("postgrest: configuration changed, restarting")
         postgrest.stop(cfg)
     postgrest.start(cfg)
-    moto.start(cfg)
+    moto.wait_ready(cfg)
     env = cfg.env()
     env.update(aws_resources.ensure_resources(env))
     if read_env_file(cfg) != env:

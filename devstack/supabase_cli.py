@@ -6,6 +6,8 @@ import os
 import subprocess
 from urllib.parse import urlparse
 
+import psycopg
+
 from devstack.config import Config
 from devstack.procs import StackError
 
@@ -47,10 +49,27 @@ def has_migrations(cfg: Config) -> bool:
     return any(cfg.migrations_dir.glob("*.sql"))
 
 
-def db_push(cfg: Config, db_url: str) -> str:
+def pending(cfg: Config, db_url: str) -> list[str]:
+    """Migration files whose version is not in the database's history (a quick read; the
+    CLI still decides and applies)."""
+    versions = {p.name.split("_", 1)[0]: p.name for p in cfg.migrations_dir.glob("*.sql")}
+    try:
+        with psycopg.connect(db_url, connect_timeout=10) as conn:
+            applied = {
+                row[0]
+                for row in conn.execute("select version from supabase_migrations.schema_migrations")
+            }
+    except psycopg.errors.UndefinedTable:
+        applied = set()
+    return sorted(name for version, name in versions.items() if version not in applied)
+
+
+def db_push(cfg: Config, db_url: str, *, skip_if_current: bool = False) -> str:
     """Apply pending migrations and record them in supabase_migrations.schema_migrations."""
     if not has_migrations(cfg):
         return "No migrations to apply (migrations/ is empty).\n"
+    if skip_if_current and not pending(cfg, db_url):
+        return "Local database is up to date.\n"
     result = run(cfg, ["db", "push", f"--remote={db_url}", "--yes"], db_url)
     return result.stderr + result.stdout
 
