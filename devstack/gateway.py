@@ -89,7 +89,7 @@ class RestProxy:
         query = [(k, v) for k, v in request.query_params.multi_items() if k != "apikey"]
         upstream = self.client.build_request(
             request.method,
-            "/" + request.path_params["path"],
+            "/" + request.path_params.get("path", ""),
             params=query,
             headers=headers,
             content=await request.body(),
@@ -201,6 +201,7 @@ def create_app(env: dict[str, str], functions_dir: Path) -> ASGIApp:
     rest = Starlette(
         routes=[
             Route("/health", health),
+            Route("/rest/v1", proxy.handle, methods=["GET", "HEAD", "OPTIONS"]),
             Route(
                 "/rest/v1/{path:path}",
                 proxy.handle,

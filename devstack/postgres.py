@@ -7,6 +7,7 @@ import pwd
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -49,7 +50,7 @@ def os_user() -> pwd.struct_passwd | None:
     return pwd.getpwnam(FALLBACK_USER)
 
 
-def _run_as_owner(argv: list[str], cfg: Config, **kwargs: object) -> subprocess.CompletedProcess:
+def _run_as_owner(argv: list[str], cfg: Config, **kwargs: Any) -> subprocess.CompletedProcess[Any]:
     user = os_user()
     extra: dict[str, object] = {}
     if user is not None:
