@@ -14,13 +14,23 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
-
-import jwt
-from jwt import PyJWKClient
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ApiError, unauthorized
 from core.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jwt import PyJWKClient
+
+
+def _jwt() -> ModuleType:
+    """PyJWT (and cryptography under it) on first use: the event handlers that share a
+    handler module with the HTTP app never verify a token, so they never pay its import."""
+    import jwt
+
+    return jwt
+
 
 HMAC_ALGORITHMS = frozenset({"HS256"})
 JWKS_ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}
@@ -53,10 +63,11 @@ class TokenVerifier:
         self._lock = threading.Lock()
 
     def _jwks_client(self) -> PyJWKClient:
+        jwt = _jwt()
         if self._jwks is None:
             with self._lock:
                 if self._jwks is None:
-                    self._jwks = PyJWKClient(
+                    self._jwks = jwt.PyJWKClient(
                         self._jwks_url or "",
                         cache_jwk_set=True,
                         lifespan=self._jwks_cache_seconds,
@@ -65,6 +76,7 @@ class TokenVerifier:
         return self._jwks
 
     def _key_for(self, token: str, alg: str) -> Any:
+        jwt = _jwt()
         if alg in HMAC_ALGORITHMS:
             if not self._secret:
                 raise unauthorized("token algorithm HS256 is not accepted here")
@@ -87,6 +99,7 @@ class TokenVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims, or an :class:`ApiError` 401 saying why not."""
+        jwt = _jwt()
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -18,8 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -49,6 +48,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 class ErrorBody(BaseModel):
     """Every error answer."""
+
+    model_config = ConfigDict(defer_build=True)
 
     error: str
     message: str
@@ -225,6 +226,8 @@ class FunctionApp:
         return register
 
     def openapi(self) -> dict[str, Any]:
+        from pydantic.json_schema import models_json_schema  # only when the document is asked for
+
         models: list[type[BaseModel]] = [ErrorBody]
         for op in self.operations:
             if op.body is not None:

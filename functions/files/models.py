@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from core.limits import ALLOWED_MIME_TYPES, MAX_FILE_BYTES
 
+_LAZY = ConfigDict(defer_build=True)  # built on first use, not at cold import
+
 _FOLDER = re.compile(r"^(/[^/\x00-\x1f\x7f]+)*$")
 _BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 
@@ -18,7 +20,7 @@ _BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 class UploadRequest(BaseModel):
     """What the caller wants to upload, and where."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     project_id: UUID | None = Field(default=None, description="Project the file belongs to")
     message_id: UUID | None = Field(default=None, description="Chat message it is attached to")
@@ -68,6 +70,8 @@ class UploadRequest(BaseModel):
 
 
 class FileOut(BaseModel):
+    model_config = _LAZY
+
     id: UUID
     project_id: UUID | None
     message_id: UUID | None
@@ -85,6 +89,8 @@ class FileOut(BaseModel):
 
 
 class PresignedPost(BaseModel):
+    model_config = _LAZY
+
     """Send the file as multipart/form-data: every field, then ``file`` last."""
 
     method: Literal["POST"] = "POST"
@@ -95,17 +101,23 @@ class PresignedPost(BaseModel):
 
 
 class UploadResponse(BaseModel):
+    model_config = _LAZY
+
     file: FileOut
     upload: PresignedPost
 
 
 class DownloadResponse(BaseModel):
+    model_config = _LAZY
+
     file: FileOut
     url: str
     expires_at: datetime
 
 
 class WebhookAccepted(BaseModel):
+    model_config = _LAZY
+
     accepted: bool
     queued: int
 
@@ -113,7 +125,7 @@ class WebhookAccepted(BaseModel):
 class ObjectCleanup(BaseModel):
     """An SQS message: remove an object whose file row is gone or failed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     bucket: str
     key: str = Field(pattern=r"^files/[0-9a-f-]{36}/[0-9a-f-]{36}$")

@@ -276,16 +276,19 @@ def _webhook(stack: Stack, body: Any, secret: str | None) -> Any:
 
 
 def test_database_webhook_needs_the_shared_secret(stack: Stack) -> None:
-    body = {
-        "type": "DELETE",
-        "table": "files",
-        "schema": "public",
-        "record": None,
-        "old_record": {},
-    }
+    body = {"type": "DELETE", "table": "tasks", "schema": "public", "old_record": {}}
     assert _webhook(stack, body, None).status_code == 401
     assert _webhook(stack, body, "wrong").status_code == 401
-    assert _webhook(stack, body, stack.env["WEBHOOK_SECRET"]).status_code == 202
+    accepted = _webhook(stack, body, stack.env["WEBHOOK_SECRET"])
+    assert accepted.status_code == 202
+    assert accepted.json() == {"accepted": True, "queued": 0}  # not a table it acts on
+
+
+def test_database_webhook_for_a_file_needs_its_object_key(stack: Stack) -> None:
+    body = {"type": "DELETE", "table": "files", "schema": "public", "old_record": {}}
+    response = _webhook(stack, body, stack.env["WEBHOOK_SECRET"])
+    assert response.status_code == 422
+    assert "old_record" in response.json()["message"]
 
 
 def test_database_webhook_body_is_validated(stack: Stack) -> None:
