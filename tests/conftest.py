@@ -14,9 +14,9 @@ __all__ = ["TestUser"]
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    """The running stack. A stack that was already up is reused and left running; one this
-    session started is stopped at the end unless another session still uses it (set
-    ``KEEP_STACK=1`` to keep it)."""
+    """The running stack. One that was already up is reused (brought up to date) and left
+    running; one this session started is stopped at the end unless another session still
+    uses it (set ``KEEP_STACK=1`` to keep it)."""
     running = Stack.start()
     yield running
     running.close()

@@ -7,8 +7,10 @@ stack.rest(alice.token).table("projects").select("*").execute()
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,20 +53,18 @@ class Stack:
 
     @classmethod
     def start(cls, cfg: Config | None = None) -> Stack:
-        """Reuse the stack if its gateway answers and its env file exists (applying pending
-        migrations, so tests see the current schema); else ``up``."""
+        """Start the stack, or reuse a running one (its gateway answers and its env file
+        exists). Either way ``up`` runs: it is idempotent, applies pending migrations and
+        restarts a part whose code or config changed, so tests see the current code."""
         cfg = cfg or Config()
         # Every session using the stack holds a shared lock, so that the one which started it
         # stops it only when no other session is still using it (see stop_if_started_here).
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         session_fd = os.open(cfg.state_dir / "sessions.lock", os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(session_fd, fcntl.LOCK_SH)
-        started = False
-        if cfg.env_file.exists() and gateway_proc.ready(cfg):
-            stack.migrate_local(cfg)
-        else:
+        started = not (cfg.env_file.exists() and gateway_proc.ready(cfg))
+        with contextlib.redirect_stdout(sys.stderr):
             stack.up(cfg)
-            started = True
         running = cls(cfg, read_env_file(cfg))
         running.started_here = started
         running._session_fd = session_fd
