@@ -1,0 +1,597 @@
+"""The rest of the data model as stories: chat, realtime channels, notifications,
+documents, soft delete, audit trail, integrations' secrets, activity and privacy."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.rls.world import World
+from tests.support import Stack
+
+REPRESENTATION = {"Prefer": "return=representation"}
+
+
+def rpc(world: World, role: str, name: str, **args: Any) -> Any:
+    response = world.client(role).post(f"/rpc/{name}", json=args)
+    assert response.status_code in (200, 204), f"{name}: {response.text}"
+    return response.json() if response.content else None
+
+
+# -- chat ---------------------------------------------------------------------------------
+
+
+def test_a_direct_conversation_between_two_people_is_created_once(world: World) -> None:
+    first = rpc(
+        world, "editor", "get_or_create_direct_conversation", other_user_id=world.uid("viewer")
+    )
+    again = rpc(
+        world, "editor", "get_or_create_direct_conversation", other_user_id=world.uid("viewer")
+    )
+    reverse = rpc(
+        world, "viewer", "get_or_create_direct_conversation", other_user_id=world.uid("editor")
+    )
+    assert first == again == reverse
+    members = world.sql(
+        "select user_id::text from public.conversation_members where conversation_id = %s",
+        (first,),
+    )
+    assert {m["user_id"] for m in members} == {world.uid("editor"), world.uid("viewer")}
+
+
+def test_a_direct_conversation_needs_a_shared_project(world: World) -> None:
+    response = world.client("outsider").post(
+        "/rpc/get_or_create_direct_conversation", json={"other_user_id": world.uid("editor")}
+    )
+    assert response.status_code == 403
+
+
+def test_only_members_read_or_post_and_only_the_author_edits(world: World) -> None:
+    conversation = rpc(
+        world,
+        "owner",
+        "create_group_conversation",
+        title="launch",
+        member_ids=[world.uid("editor")],
+        project_id=world.project_p,
+    )
+    posted = world.client("editor").post(
+        "/messages",
+        json={"conversation_id": conversation, "content": "ready?"},
+        headers=REPRESENTATION,
+    )
+    assert posted.status_code == 201, posted.text
+    message = posted.json()[0]
+    assert message["author_id"] == world.uid("editor")
+    assert message["edited_at"] is None
+
+    viewer = world.client("viewer")  # in the project, not in this conversation
+    assert viewer.get("/messages", params={"conversation_id": f"eq.{conversation}"}).json() == []
+    assert (
+        viewer.post("/messages", json={"conversation_id": conversation, "content": "x"}).status_code
+        == 403
+    )
+
+    by_owner = world.client("owner").patch(
+        "/messages",
+        params={"id": f"eq.{message['id']}"},
+        json={"content": "hijack"},
+        headers=REPRESENTATION,
+    )
+    assert by_owner.json() == []
+    edited = world.client("editor").patch(
+        "/messages",
+        params={"id": f"eq.{message['id']}"},
+        json={"content": "ready!"},
+        headers=REPRESENTATION,
+    )
+    assert edited.json()[0]["content"] == "ready!"
+    assert edited.json()[0]["edited_at"] is not None
+
+
+def test_message_search_returns_only_messages_the_caller_may_read(world: World) -> None:
+    word = f"zebra{uuid.uuid4().hex[:6]}"
+    world.message(world.conversation_c, world.uid("owner"))
+    mine = world.one(
+        "insert into public.messages (conversation_id, author_id, content) values (%s, %s, %s)"
+        " returning id::text",
+        (world.conversation_c, world.uid("owner"), f"the {word} release"),
+    )
+    world.sql(
+        "insert into public.messages (conversation_id, author_id, content) values (%s, %s, %s)",
+        (world.conversation_d, world.uid("stranger"), f"secret {word} plan"),
+    )
+    found = rpc(world, "viewer", "search_messages", query=word)
+    assert [m["id"] for m in found] == [mine]
+    assert rpc(world, "outsider", "search_messages", query=word) == []
+    assert rpc(world, "disabled", "search_messages", query=word) == []
+
+
+def test_read_receipts_are_the_members_own_last_read_at(world: World) -> None:
+    response = world.client("viewer").patch(
+        "/conversation_members",
+        params={
+            "conversation_id": f"eq.{world.conversation_c}",
+            "user_id": f"eq.{world.uid('viewer')}",
+        },
+        json={"last_read_at": "2030-01-01T00:00:00Z"},
+        headers=REPRESENTATION,
+    )
+    assert response.status_code == 200 and len(response.json()) == 1
+    others = world.client("viewer").get(
+        "/conversation_members",
+        params={"conversation_id": f"eq.{world.conversation_c}", "select": "user_id,last_read_at"},
+    )
+    assert len(others.json()) >= 6  # everyone's receipts are visible to the members
+
+
+# -- realtime -----------------------------------------------------------------------------
+
+
+def realtime_join(stack: Stack, user_id: str, topic: str, extension: str = "broadcast") -> bool:
+    """What Realtime does when a client joins a private channel: as the user, with the
+    topic set, insert a message and read it back, then roll back."""
+    claims = json.dumps({"sub": user_id, "role": "authenticated"})
+    with psycopg.connect(stack.env["DB_URL"]) as conn:
+        conn.execute("begin")
+        conn.execute("set local role authenticated")
+        conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
+        conn.execute("select set_config('realtime.topic', %s, true)", (topic,))
+        try:
+            conn.execute(
+                "insert into realtime.messages (topic, extension, event, payload, private)"
+                " values (%s, %s, 'typing', '{}', true)",
+                (topic, extension),
+            )
+            row = conn.execute(
+                "select count(*) from realtime.messages where topic = %s", (topic,)
+            ).fetchone()
+            allowed = bool(row and row[0])
+        except psycopg.errors.InsufficientPrivilege:
+            allowed = False
+        conn.rollback()
+    return allowed
+
+
+@pytest.mark.parametrize("extension", ["broadcast", "presence"])
+def test_only_a_conversations_members_join_its_private_channel(
+    stack: Stack, world: World, extension: str
+) -> None:
+    topic = f"conversation:{world.conversation_c}"
+    assert realtime_join(stack, world.uid("viewer"), topic, extension)
+    assert realtime_join(stack, world.uid("guest"), topic, extension)
+    assert not realtime_join(stack, world.uid("outsider"), topic, extension)
+    assert not realtime_join(stack, world.uid("disabled"), topic, extension)
+    assert not realtime_join(
+        stack, world.uid("viewer"), f"conversation:{world.conversation_d}", extension
+    )
+    assert not realtime_join(stack, world.uid("viewer"), "conversation:not-a-uuid", extension)
+    assert not realtime_join(stack, world.uid("viewer"), f"project:{world.project_p}", extension)
+
+
+def test_messages_notifications_and_tasks_are_published_to_realtime(stack: Stack) -> None:
+    rows = stack.sql(
+        "select tablename from pg_publication_tables where pubname = 'supabase_realtime'"
+        " and schemaname = 'public' order by 1"
+    )
+    assert {"messages", "notifications", "tasks"} <= {r["tablename"] for r in rows}
+
+
+# -- notifications ------------------------------------------------------------------------
+
+
+def test_a_new_message_notifies_every_member_but_its_author(world: World) -> None:
+    conversation = rpc(
+        world,
+        "owner",
+        "create_group_conversation",
+        title="notify",
+        member_ids=[world.uid("editor"), world.uid("viewer")],
+    )
+    world.client("editor").post(
+        "/messages", json={"conversation_id": conversation, "content": "ping"}
+    )
+    rows = world.sql(
+        "select user_id::text from public.notifications where type = 'message'"
+        " and payload ->> 'conversation_id' = %s",
+        (conversation,),
+    )
+    assert sorted(r["user_id"] for r in rows) == sorted([world.uid("owner"), world.uid("viewer")])
+
+
+def test_assigning_a_task_and_adding_a_member_notify_that_person(
+    stack: Stack, world: World
+) -> None:
+    newcomer = stack.new_user()
+    project = world.member_project()
+    world.client("owner").post(
+        "/project_members", json={"project_id": project, "user_id": newcomer.id, "role": "editor"}
+    )
+    world.client("editor").post(
+        "/tasks", json={"project_id": project, "title": "first", "assignee_id": newcomer.id}
+    )
+    mine = stack.rest(newcomer.token).table("notifications").select("type,payload").execute().data
+    assert sorted(n["type"] for n in mine) == ["project_member_added", "task_assigned"]
+    assert all(n["payload"]["project_id"] == project for n in mine)
+
+    marked = (
+        stack.rest(newcomer.token)
+        .table("notifications")
+        .update({"read_at": "2030-01-01T00:00:00Z"})
+        .eq("user_id", newcomer.id)
+        .execute()
+    )
+    assert len(marked.data) == 2
+    forged = stack.rest(newcomer.token).table("notifications").update({"payload": {"x": 1}})
+    with pytest.raises(Exception, match="cannot be changed"):
+        forged.eq("user_id", newcomer.id).execute()
+
+
+# -- documents ----------------------------------------------------------------------------
+
+
+def test_every_edit_is_a_new_numbered_version_and_restoring_adds_one(world: World) -> None:
+    editor = world.client("editor")
+    doc = editor.post(
+        "/documents",
+        json={"project_id": world.project_p, "type": "prd", "title": "PRD"},
+        headers=REPRESENTATION,
+    ).json()[0]
+    for text in ("# one", "# two"):
+        added = editor.post(
+            "/document_versions",
+            json={
+                "document_id": doc["id"],
+                "project_id": world.project_p,
+                "content": text,
+                "version": 99,
+            },
+            headers=REPRESENTATION,
+        )
+        assert added.status_code == 201, added.text
+    restored = rpc(world, "editor", "restore_document_version", document_id=doc["id"], version=1)
+    assert restored["version"] == 3
+    assert restored["content"] == "# one"
+    assert restored["change_summary"] == "Restored version 1"
+    versions = editor.get(
+        "/document_versions",
+        params={
+            "document_id": f"eq.{doc['id']}",
+            "select": "version,author_id",
+            "order": "version",
+        },
+    ).json()
+    assert versions == [{"version": v, "author_id": world.uid("editor")} for v in (1, 2, 3)]
+    current = world.one("select current_version from public.documents where id = %s", (doc["id"],))
+    assert current == 3
+
+    missing = world.client("editor").post(
+        "/rpc/restore_document_version", json={"document_id": doc["id"], "version": 42}
+    )
+    assert missing.status_code == 400
+    assert "not found" in missing.json()["message"]
+    by_viewer = world.client("viewer").post(
+        "/rpc/restore_document_version", json={"document_id": doc["id"], "version": 1}
+    )
+    assert by_viewer.status_code == 403
+
+
+def test_versions_are_append_only_even_for_the_service_role(stack: Stack, world: World) -> None:
+    version = world.version(world.project_p)
+    service = stack.service_rest()
+    with pytest.raises(Exception, match="permission denied"):
+        service.table("document_versions").update({"content": "rewritten"}).eq(
+            "id", version
+        ).execute()
+    with pytest.raises(Exception, match="permission denied"):
+        service.table("document_versions").delete().eq("id", version).execute()
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        stack.sql("update public.document_versions set content = 'x' where id = %s", (version,))
+
+
+def test_editors_queue_generation_jobs_that_only_the_service_role_writes(
+    stack: Stack, world: World
+) -> None:
+    job = rpc(
+        world,
+        "editor",
+        "request_document_generation",
+        project_id=world.project_p,
+        document_type="tech_spec",
+    )
+    seen = world.client("viewer").get(
+        "/document_jobs", params={"id": f"eq.{job}", "select": "status,requested_by"}
+    )
+    assert seen.json() == [{"status": "queued", "requested_by": world.uid("editor")}]
+    refused = world.client("viewer").post(
+        "/rpc/request_document_generation",
+        json={"project_id": world.project_p, "document_type": "prd"},
+    )
+    assert refused.status_code == 403
+    stack.service_rest().table("document_jobs").update({"status": "succeeded"}).eq(
+        "id", job
+    ).execute()
+    ready = world.sql(
+        "select count(*) as n from public.notifications where user_id = %s and type = 'document_ready'"
+        " and payload ->> 'job_id' = %s",
+        (world.uid("editor"), job),
+    )
+    assert ready[0]["n"] == 1
+
+
+# -- soft delete --------------------------------------------------------------------------
+
+
+def test_a_deleted_task_vanishes_and_an_admin_restores_it_within_30_days(world: World) -> None:
+    task = world.task(world.project_p)
+    deleted = world.client("editor").delete("/tasks", params={"id": f"eq.{task}"})
+    assert deleted.status_code == 204
+    assert world.client("editor").get("/tasks", params={"id": f"eq.{task}"}).json() == []
+    assert world.one("select deleted_at is not null from public.tasks where id = %s", (task,))
+
+    by_editor = world.client("editor").post(
+        "/rpc/restore_deleted", json={"target_table": "tasks", "target_id": task}
+    )
+    assert by_editor.status_code == 403
+    rpc(world, "project_admin", "restore_deleted", target_table="tasks", target_id=task)
+    assert len(world.client("viewer").get("/tasks", params={"id": f"eq.{task}"}).json()) == 1
+
+
+def test_a_row_deleted_more_than_30_days_ago_cannot_be_restored_and_is_purged(
+    stack: Stack, world: World
+) -> None:
+    old, recent = world.task(world.project_p), world.task(world.project_p)
+    world.sql(
+        "update public.tasks set deleted_at = now() - interval '31 days' where id = %s", (old,)
+    )
+    world.sql(
+        "update public.tasks set deleted_at = now() - interval '29 days' where id = %s", (recent,)
+    )
+    late = world.client("owner").post(
+        "/rpc/restore_deleted", json={"target_table": "tasks", "target_id": old}
+    )
+    assert late.status_code == 400
+    assert "more than 30 days" in late.json()["message"]
+
+    purged = stack.service_rest().rpc("purge_soft_deleted", {}).execute().data
+    assert {row["table_name"] for row in purged} == {
+        "messages",
+        "tasks",
+        "files",
+        "documents",
+        "projects",
+    }
+    assert world.one("select count(*) from public.tasks where id = %s", (old,)) == 0
+    assert world.one("select count(*) from public.tasks where id = %s", (recent,)) == 1
+
+
+def test_the_owner_deletes_and_restores_a_project(world: World) -> None:
+    project = world.member_project()
+    assert (
+        world.client("project_admin")
+        .delete("/projects", params={"id": f"eq.{project}"})
+        .status_code
+        == 204
+    )
+    assert world.one("select deleted_at from public.projects where id = %s", (project,)) is None
+    world.client("owner").delete("/projects", params={"id": f"eq.{project}"})
+    assert world.client("owner").get("/projects", params={"id": f"eq.{project}"}).json() == []
+    # its tasks vanish with it
+    task = world.task(project)
+    assert world.client("editor").get("/tasks", params={"id": f"eq.{task}"}).json() == []
+    rpc(world, "owner", "restore_deleted", target_table="projects", target_id=project)
+    assert len(world.client("viewer").get("/tasks", params={"id": f"eq.{task}"}).json()) == 1
+
+
+# -- audit trail --------------------------------------------------------------------------
+
+
+def test_changes_are_audited_with_actor_ip_and_user_agent(world: World) -> None:
+    task = world.task(world.project_p)
+    response = world.client("editor").patch(
+        "/tasks",
+        params={"id": f"eq.{task}"},
+        json={"status": "done"},
+        headers={"X-Forwarded-For": "203.0.113.7, 10.0.0.1", "User-Agent": "audit-test/1.0"},
+    )
+    assert response.status_code == 204
+    rows = world.sql(
+        "select actor_id::text, action::text, table_name, project_id::text, changed_columns,"
+        " host(ip) as ip, user_agent from public.audit_logs where target_id = %s and action = 'update'",
+        (task,),
+    )
+    assert rows == [
+        {
+            "actor_id": world.uid("editor"),
+            "action": "update",
+            "table_name": "tasks",
+            "project_id": world.project_p,
+            "changed_columns": ["status"],
+            "ip": "203.0.113.7",
+            "user_agent": "audit-test/1.0",
+        }
+    ]
+    # the project's admins read it, its viewers do not
+    where = {"target_id": f"eq.{task}", "action": "eq.update", "select": "id"}
+    assert len(world.client("project_admin").get("/audit_logs", params=where).json()) == 1
+    assert world.client("viewer").get("/audit_logs", params=where).json() == []
+
+
+def test_audit_logs_are_append_only_for_everyone_the_service_role_included(
+    stack: Stack, world: World
+) -> None:
+    entry = world.audit(world.uid("editor"), world.project_p, world.uid("editor"))
+    service = stack.service_rest()
+    with pytest.raises(Exception, match="permission denied"):
+        service.table("audit_logs").update({"table_name": "x"}).eq("id", entry).execute()
+    with pytest.raises(Exception, match="permission denied"):
+        service.table("audit_logs").delete().eq("id", entry).execute()
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        stack.sql("delete from public.audit_logs where id = %s", (entry,))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        stack.sql("truncate public.audit_logs")
+
+
+# -- integrations -------------------------------------------------------------------------
+
+
+def test_integration_tokens_are_unreachable_through_postgrest(stack: Stack, world: World) -> None:
+    integration = (
+        world.client("editor")
+        .post(
+            "/integrations",
+            json={"provider": "github", "external_account_id": uuid.uuid4().hex},
+            headers=REPRESENTATION,
+        )
+        .json()[0]
+    )
+    service = stack.service_rest()
+    service.rpc(
+        "save_integration_credentials",
+        {
+            "integration_id": integration["id"],
+            "access_token_ciphertext": "c2VjcmV0LWFjY2Vzcw==",
+            "refresh_token_ciphertext": "c2VjcmV0LXJlZnJlc2g=",
+            "key_id": "alias/integrations",
+            "expires_at": None,
+        },
+    ).execute()
+    stored = service.rpc(
+        "get_integration_credentials", {"integration_id": integration["id"]}
+    ).execute()
+    assert stored.data[0]["access_token_ciphertext"] == "c2VjcmV0LWFjY2Vzcw=="
+
+    for role in ("editor", "anon", "platform_admin"):
+        http = world.client(role)
+        row = http.get("/integrations", params={"id": f"eq.{integration['id']}"}).json()
+        assert all("token" not in key for r in row for key in r), row
+        assert http.get("/integration_credentials").status_code == 404
+        private = http.get("/integration_credentials", headers={"Accept-Profile": "private"})
+        assert private.status_code == 406
+        embedded = http.get("/integrations", params={"select": "*,integration_credentials(*)"})
+        assert embedded.status_code == 400
+        secret = http.post(
+            "/rpc/get_integration_credentials", json={"integration_id": integration["id"]}
+        )
+        assert secret.status_code in (401, 403)
+    grants = stack.sql(
+        "select has_table_privilege('authenticated', 'private.integration_credentials', 'select')"
+        " or has_table_privilege('anon', 'private.integration_credentials', 'select') as readable"
+    )
+    assert grants == [{"readable": False}]
+
+
+def test_clients_cannot_fake_an_integrations_sync_state(world: World) -> None:
+    integration = world.integration(world.uid("editor"))
+    response = world.client("editor").patch(
+        "/integrations",
+        params={"id": f"eq.{integration}"},
+        json={"last_synced_at": "2030-01-01T00:00:00Z"},
+    )
+    assert response.status_code == 403
+    assert response.json()["message"] == "integrations.last_synced_at cannot be changed"
+
+
+# -- activity -----------------------------------------------------------------------------
+
+
+def test_weekly_activity_puts_technical_and_business_events_side_by_side(world: World) -> None:
+    project = world.member_project()
+    for source in ("github", "github", "jira", "hubspot"):
+        world.sql(
+            "insert into public.activity_events (project_id, source, kind, external_id)"
+            " values (%s, %s, 'event', %s)",
+            (project, source, uuid.uuid4().hex),
+        )
+    rows = rpc(world, "viewer", "project_activity_by_week", project_id=project, weeks=1)
+    assert {(r["source"], r["category"], r["events"]) for r in rows} == {
+        ("github", "technical", 2),
+        ("jira", "technical", 1),
+        ("hubspot", "business", 1),
+    }
+    assert len({r["week_start"] for r in rows}) == 1
+    bad = world.client("viewer").post(
+        "/rpc/project_activity_by_week", json={"project_id": project, "weeks": 0}
+    )
+    assert bad.status_code == 400
+    assert bad.json()["message"] == "weeks must be between 1 and 104"
+
+
+def test_an_external_event_is_ingested_once_per_source(stack: Stack, world: World) -> None:
+    body = {
+        "project_id": world.project_p,
+        "source": "github",
+        "kind": "push",
+        "external_id": uuid.uuid4().hex,
+    }
+    service = stack.service_rest()
+    service.table("activity_events").insert(body).execute()
+    duplicate = stack.http().post(
+        "/rest/v1/activity_events",
+        json=body,
+        headers={
+            "apikey": stack.env["SERVICE_ROLE_KEY"],
+            "Authorization": f"Bearer {stack.env['SERVICE_ROLE_KEY']}",
+        },
+    )
+    assert duplicate.status_code == 409
+    assert "activity_events_external_id_unique_per_source" in duplicate.json()["message"]
+
+
+# -- privacy ------------------------------------------------------------------------------
+
+
+def test_a_person_files_one_open_request_per_kind_and_cannot_mark_it_done(stack: Stack) -> None:
+    user = stack.new_user()
+    http = stack.http(user.token)
+    first = http.post(
+        "/rest/v1/privacy_requests",
+        json={"kind": "export", "status": "completed", "result_location": "s3://x"},
+        headers=REPRESENTATION,
+    )
+    assert first.status_code == 201, first.text
+    assert first.json()[0]["status"] == "pending"
+    assert first.json()[0]["result_location"] is None
+    second = http.post("/rest/v1/privacy_requests", json={"kind": "export"})
+    assert second.status_code == 409
+    assert "privacy_requests_one_open_per_kind" in second.json()["message"]
+    done = http.patch(
+        "/rest/v1/privacy_requests",
+        params={"user_id": f"eq.{user.id}"},
+        json={"status": "completed"},
+    )
+    assert done.status_code == 403
+
+
+def test_export_gathers_a_persons_data_and_erasure_hands_their_projects_on(
+    stack: Stack, world: World
+) -> None:
+    person = stack.new_user()
+    heir = stack.new_user()
+    project = world.project(person.id, {heir.id: "editor"})
+    solo = world.project(person.id)
+    world.message(world.conversation_c, person.id)
+    service = stack.service_rest()
+
+    export = service.rpc("export_user_data", {"user_id": person.id}).execute().data
+    assert export["profile"]["id"] == person.id
+    assert {p["id"] for p in export["projects_owned"]} == {project, solo}
+    assert len(export["messages"]) == 1
+
+    service.rpc("erase_user", {"user_id": person.id}).execute()
+    assert (
+        stack.sql("select count(*) as n from auth.users where id = %s", (person.id,))[0]["n"] == 0
+    )
+    owner = stack.sql("select owner_id::text from public.projects where id = %s", (project,))
+    assert owner == [{"owner_id": heir.id}]
+    assert (
+        stack.sql("select count(*) as n from public.projects where id = %s", (solo,))[0]["n"] == 0
+    )
+    messages = stack.sql(
+        "select count(*) as n from public.messages where author_id = %s", (person.id,)
+    )
+    assert messages[0]["n"] == 0
