@@ -316,8 +316,8 @@ def test_editors_queue_generation_jobs_that_only_the_service_role_writes(
         "id", job
     ).execute()
     ready = world.sql(
-        "select count(*) as n from public.notifications where user_id = %s and type = 'document_ready'"
-        " and payload ->> 'job_id' = %s",
+        "select count(*) as n from public.notifications where user_id = %s"
+        " and type = 'document_ready' and payload ->> 'job_id' = %s",
         (world.uid("editor"), job),
     )
     assert ready[0]["n"] == 1
@@ -401,7 +401,8 @@ def test_changes_are_audited_with_actor_ip_and_user_agent(world: World) -> None:
     assert response.status_code == 204
     rows = world.sql(
         "select actor_id::text, action::text, table_name, project_id::text, changed_columns,"
-        " host(ip) as ip, user_agent from public.audit_logs where target_id = %s and action = 'update'",
+        " host(ip) as ip, user_agent from public.audit_logs"
+        " where target_id = %s and action = 'update'",
         (task,),
     )
     assert rows == [
