@@ -53,14 +53,14 @@ def pending(cfg: Config, db_url: str) -> list[str]:
     """Migration files whose version is not in the database's history (a quick read; the
     CLI still decides and applies)."""
     versions = {p.name.split("_", 1)[0]: p.name for p in cfg.migrations_dir.glob("*.sql")}
-    try:
-        with psycopg.connect(db_url, connect_timeout=10) as conn:
-            applied = {
-                row[0]
-                for row in conn.execute("select version from supabase_migrations.schema_migrations")
-            }
-    except psycopg.errors.UndefinedTable:
-        applied = set()
+    with psycopg.connect(db_url, connect_timeout=10) as conn:
+        exists = conn.execute(
+            "select to_regclass('supabase_migrations.schema_migrations') is not null"
+        ).fetchone()
+        applied: set[str] = set()
+        if exists and exists[0]:
+            rows = conn.execute("select version from supabase_migrations.schema_migrations")
+            applied = {row[0] for row in rows}
     return sorted(name for version, name in versions.items() if version not in applied)
 
 
