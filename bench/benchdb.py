@@ -1,0 +1,114 @@
+"""The bench database and its own PostgREST, beside (never instead of) the dev stack.
+
+The database ``bench`` lives on the local cluster (``make up`` must have started it) and is
+built like the dev database: ``devstack/bootstrap.sql`` then every migration through the
+Supabase CLI. A second PostgREST, configured like devstack's (same JWT secret, pool, schemas)
+plus ``db-plan-enabled`` so ``explain`` can be asked for over HTTP, serves it on its own
+loopback port.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from devstack import postgres, postgrest, procs, supabase_cli
+from devstack.config import Config
+
+DB_NAME = os.environ.get("BENCH_DB", "bench")
+PORT = int(os.environ.get("BENCH_POSTGREST_PORT") or 54335)
+NAME = "bench-postgrest"
+
+
+def admin_url(cfg: Config) -> str:
+    return cfg.db_url()
+
+
+def url(cfg: Config) -> str:
+    return cfg.db_url(DB_NAME)
+
+
+def exists(cfg: Config) -> bool:
+    with psycopg.connect(admin_url(cfg), autocommit=True) as conn:
+        row = conn.execute("select 1 from pg_database where datname = %s", (DB_NAME,)).fetchone()
+    return row is not None
+
+
+def drop(cfg: Config) -> None:
+    if DB_NAME == "postgres":
+        raise procs.StackError("refusing to drop the dev database")
+    postgres.execute(admin_url(cfg), f'drop database if exists "{DB_NAME}" with (force)')
+
+
+def ensure(cfg: Config) -> None:
+    """Create the database if missing, then bootstrap (idempotent) and pending migrations."""
+    if DB_NAME == "postgres":
+        raise procs.StackError("BENCH_DB must not be the dev database")
+    if postgres.running_pid(cfg) is None and not postgres.ready(cfg):
+        raise procs.StackError("postgres is not running: `make up` first")
+    if not exists(cfg):
+        postgres.execute(admin_url(cfg), f'create database "{DB_NAME}"')
+    postgres.apply_bootstrap(cfg, url(cfg))
+    # --include-all: a migration that lands with an older timestamp than the newest one
+    # applied here (parallel work) is applied too instead of stopping the benchmark.
+    supabase_cli.run(
+        cfg, ["db", "push", f"--remote={url(cfg)}", "--yes", "--include-all"], url(cfg)
+    )
+
+
+# -- PostgREST ------------------------------------------------------------------------------
+
+
+def _state(cfg: Config) -> tuple[Path, Path]:
+    return cfg.state_dir / "bench-postgrest.conf", cfg.logs / "bench-postgrest.log"
+
+
+def base_url() -> str:
+    return f"http://127.0.0.1:{PORT}"
+
+
+def render_conf(cfg: Config) -> str:
+    """devstack's PostgREST config, pointed at the bench database and port."""
+    text = postgrest.render_conf(dataclasses.replace(cfg, postgrest_port=PORT))
+    dev_db = f"@127.0.0.1:{cfg.db_port}/postgres?"
+    if dev_db not in text:
+        raise procs.StackError("devstack's PostgREST config changed shape: update bench/benchdb.py")
+    text = text.replace(dev_db, f"@127.0.0.1:{cfg.db_port}/{DB_NAME}?")
+    text = text.replace("application_name=postgrest", "application_name=bench-postgrest")
+    return text + 'db-plan-enabled = "true"\n'
+
+
+def running_pid(cfg: Config) -> int | None:
+    return procs.read_pid(cfg.pids, NAME, "bench-postgrest.conf")
+
+
+def start(cfg: Config) -> int:
+    conf, log = _state(cfg)
+    pid = running_pid(cfg)
+    if pid is not None:
+        stop(cfg)
+    if procs.port_open(PORT):
+        raise procs.StackError(f"port {PORT} is in use: set BENCH_POSTGREST_PORT")
+    conf.write_text(render_conf(cfg))
+    conf.chmod(0o600)
+    pid = procs.spawn(NAME, [str(cfg.postgrest_bin), str(conf)], pids_dir=cfg.pids, log_file=log)
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{base_url()}/", timeout=1.0).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    procs.wait_until(ready, part=NAME, log_file=log, timeout=60, pid=pid)
+    return pid
+
+
+def stop(cfg: Config) -> None:
+    pid = running_pid(cfg)
+    if pid is not None:
+        procs.stop(pid)
+    procs.pid_file(cfg.pids, NAME).unlink(missing_ok=True)
