@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package
+.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
