@@ -39,6 +39,9 @@ package: deps ## Lambda zip for manylinux2014_x86_64/3.12 + `serverless package`
 test: deps ## the whole suite against the real local stack (started or reused)
 	.venv/bin/pytest $(PYTEST_ARGS)
 
+bench: deps ## RLS cost at scale (seeds a separate `bench` database; BENCH_SCALE=0.1 for a quick run)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 lint: deps
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
