@@ -38,6 +38,7 @@ from devstack.config import Config, function_env, read_env_file
 log = logging.getLogger("devstack.gateway")
 
 FUNCTIONS_PREFIX = "/functions/v1/"
+REST_PREFIX = b"/rest/v1"
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -86,11 +87,9 @@ class RestProxy:
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED]
         if "authorization" not in request.headers:
             headers.append(("authorization", f"Bearer {apikey}"))
-        query = [(k, v) for k, v in request.query_params.multi_items() if k != "apikey"]
         upstream = self.client.build_request(
             request.method,
-            "/" + request.path_params.get("path", ""),
-            params=query,
+            _upstream_url(request),
             headers=headers,
             content=await request.body(),
         )
@@ -109,6 +108,19 @@ class RestProxy:
             (k.lower(), v) for k, v in response.headers.raw if k.decode().lower() not in HOP_BY_HOP
         ]
         return proxied
+
+
+def _upstream_url(request: Request) -> httpx.URL:
+    """Path and query exactly as the client sent them (no re-encoding: a ``+`` in a filter
+    stays a ``+``), minus the ``/rest/v1`` prefix and the ``apikey`` parameter."""
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw_path.split(b"?", 1)[0][len(REST_PREFIX) :] or b"/"
+    query = b"&".join(
+        part
+        for part in request.scope.get("query_string", b"").split(b"&")
+        if part and part.split(b"=", 1)[0] != b"apikey"
+    )
+    return httpx.URL(path.decode("latin-1")).copy_with(query=query or None)
 
 
 def _broken_app(name: str, error: str) -> ASGIApp:

@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 
+import httpx
 import jwt
 import pytest
 from supabase import create_client
@@ -235,3 +236,24 @@ def test_supabase_py_invokes_a_function_through_the_gateway(stack: Stack) -> Non
     client = create_client(stack.env["API_URL"], stack.env["ANON_KEY"])
     body = client.functions.invoke("health", {"method": "GET"})
     assert json.loads(body)["status"] in {"ok", "degraded"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "select=id&created_at=gt.2024-01-01T00:00:00%2B00:00",
+        "select=id&created_at=gt.2024-01-01T00:00:00+00:00",
+        "select=id&or=(name.eq.a%20b,name.eq.c)&limit=1",
+        "select=no_such_column",
+    ],
+)
+def test_gateway_forwards_the_query_string_as_sent(stack: Stack, query: str) -> None:
+    if not stack.sql("select to_regclass('public.projects') is not null as ok")[0]["ok"]:
+        pytest.skip("no projects table yet")
+    user = stack.new_user()
+    auth = {"Authorization": f"Bearer {user.token}"}
+    direct = httpx.get(f"{stack.env['POSTGREST_URL']}/projects?{query}", headers=auth)
+    through = stack.http().get(
+        f"/rest/v1/projects?{query}&apikey={stack.env['ANON_KEY']}", headers=auth
+    )
+    assert (through.status_code, through.json()) == (direct.status_code, direct.json())
