@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench
+.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench types
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -41,6 +41,9 @@ test: deps ## the whole suite against the real local stack (started or reused)
 
 bench: deps ## RLS cost at scale (seeds a separate `bench` database; BENCH_SCALE=0.1 for a quick run)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+types: deps ## TypeScript types and Python models of the exposed schema -> types/ (stack up)
+	@$(PY) -m tests.typegen
 
 lint: deps
 	.venv/bin/ruff check .
