@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,18 +60,93 @@ def _importtime(python: str, module: str, cwd: Path, env: dict[str, str]) -> dic
     return result
 
 
+def _cpu_ms(python: str, code: str, cwd: Path, env: dict[str, str]) -> float:
+    """CPU time (user + system) of a fresh interpreter running ``code``: unlike wall time it
+    barely moves when other processes compete for the CPUs."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([python, "-c", code], cwd=cwd, env=env, check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+
+
 def cold_imports(python: str, cwd: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
+    baseline = statistics.median(_cpu_ms(python, "pass", cwd, env) for _ in range(runs))
     for module in HANDLERS:
         samples = [_importtime(python, module, cwd, env) for _ in range(runs)]
+        cpu = [_cpu_ms(python, f"import {module}", cwd, env) - baseline for _ in range(runs)]
         figures[module] = {
             "median_ms": statistics.median(s[module] for s in samples) / 1000,
+            "min_ms": min(s[module] for s in samples) / 1000,
+            "cpu_ms": statistics.median(cpu),
             "parts_ms": {
                 part: statistics.median(s.get(part, 0) for s in samples) / 1000
                 for part in BREAKDOWN
             },
         }
     return figures
+
+
+FIRST_CALL = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import {module} as h
+t1 = time.perf_counter()
+{call}
+t2 = time.perf_counter()
+print(json.dumps([(t1 - t0) * 1000, (t2 - t1) * 1000]))
+"""
+
+# The API function's first request: a signed token and an invalid body (-> 422), so PyJWT,
+# the request model and the error path are all loaded, and nothing goes over the network.
+HTTP_CALL = r"""
+import jwt, os
+token = jwt.encode({{"sub": "00000000-0000-4000-8000-000000000000", "aud": "authenticated",
+    "role": "authenticated", "exp": 4102444800}}, os.environ["SUPABASE_JWT_SECRET"], "HS256")
+event = {{"version": "2.0", "routeKey": "$default", "rawPath": "{path}", "rawQueryString": "",
+    "headers": {{"authorization": "Bearer " + token, "content-type": "application/json"}},
+    "requestContext": {{"http": {{"method": "{method}", "path": "{path}", "protocol": "HTTP/1.1",
+    "sourceIp": "127.0.0.1"}}, "requestId": "r", "stage": "$default"}},
+    "body": "{{}}", "isBase64Encoded": False}}
+class C: aws_request_id = "bench"
+status = h.handler(event, C())["statusCode"]
+assert status == {status}, status
+"""
+S3_TEST_CALL = r"""
+h.object_created({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"}, None)
+"""
+
+FIRST_CALLS = {
+    "files.handler (API: import + first request)": (
+        "files.handler",
+        HTTP_CALL.format(method="POST", path="/functions/v1/files/uploads", status=422),
+    ),
+    "files.handler (S3 event: import + first event)": ("files.handler", S3_TEST_CALL),
+}
+
+
+def first_calls(python: str, cwd: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
+    """Wall time of import + first invocation in a fresh interpreter (median of ``runs``)."""
+    figures: dict[str, Any] = {}
+    for label, (module, call) in FIRST_CALLS.items():
+        code = FIRST_CALL.format(module=module, call=call)
+        samples = []
+        for _ in range(runs):
+            out = subprocess.run(
+                [python, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=True
+            ).stdout
+            samples.append(json.loads(out.strip().splitlines()[-1]))
+        figures[label] = (
+            statistics.median(s[0] for s in samples),
+            statistics.median(s[1] for s in samples),
+        )
+    return figures
+
+
+def print_first_calls(figures: dict[str, Any]) -> None:
+    print("\n| cold start | import ms | first call ms | total ms |\n|---|---:|---:|---:|")
+    for label, (imp, call) in figures.items():
+        print(f"| {label} | {imp:.0f} | {call:.0f} | {imp + call:.0f} |")
 
 
 def function_env_from_stack() -> dict[str, str]:
@@ -88,11 +165,18 @@ def lambda_python() -> str | None:
 
 def print_imports(title: str, figures: dict[str, Any]) -> None:
     print(f"\n{title}\n")
-    print("| handler module | cold import, median ms | " + " | ".join(BREAKDOWN) + " |")
-    print("|---|---:|" + "---:|" * len(BREAKDOWN))
+    print(
+        "| handler module | -X importtime median ms | min ms | CPU ms (median) | "
+        + " | ".join(BREAKDOWN)
+        + " |"
+    )
+    print("|---|---:|---:|---:|" + "---:|" * len(BREAKDOWN))
     for module, data in figures.items():
         parts = " | ".join(f"{data['parts_ms'][p]:.0f}" for p in BREAKDOWN)
-        print(f"| `{module}` | **{data['median_ms']:.0f}** | {parts} |")
+        print(
+            f"| `{module}` | **{data['median_ms']:.0f}** | {data['min_ms']:.0f} "
+            f"| {data['cpu_ms']:.0f} | {parts} |"
+        )
 
 
 # -- throughput -------------------------------------------------------------------------------
@@ -192,6 +276,8 @@ def main() -> int:
     if package.is_dir() and python312:
         lam = cold_imports(python312, package, {**env, "PYTHONNOUSERSITE": "1"}, args.runs)
         print_imports("Lambda package (.build/lambda, CPython 3.12, .pyc precompiled)", lam)
+        lam_env = {**env, "PYTHONNOUSERSITE": "1"}
+        print_first_calls(first_calls(python312, package, lam_env, args.runs))
     else:
         print("\n(no .build/lambda or no CPython 3.12: run `make package` for the Lambda figure)")
 
