@@ -18,12 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core import aws
+from core.errors import ApiError
 from core.http import FunctionApp, current_request_id, json_response
-from core.rest import as_service, http_client
+from core.rest import Rest, http_client
 from core.settings import Settings, load_settings
 
 FUNCTION = "health"
-REQUIRED = ("files_bucket", "supabase_service_role_key")
+REQUIRED = ("files_bucket",)
 CHECK_TIMEOUT = 3.0
 
 
@@ -57,19 +58,15 @@ def check_postgrest(settings: Settings) -> tuple[bool, str]:
 
 
 def check_database(settings: Settings) -> tuple[bool, str]:
-    """A real query through PostgREST (service role): PostgREST answers 503 when it cannot
-    reach Postgres, so this separates 'database down' from 'PostgREST down'."""
+    """``public.health_check()`` through PostgREST with the anon key: PostgREST answers 503
+    when it cannot reach Postgres, which separates 'database down' from 'PostgREST down'."""
     try:
-        response = as_service(settings).request(
-            "GET",
-            "files",
-            params={"select": "id", "limit": "1"},
-            headers={"Accept": "application/json"},
+        answer = Rest(settings, settings.supabase_anon_key.get_secret_value()).request(
+            "GET", "rpc/health_check", headers={"Accept": "application/json"}
         )
-    except Exception as exc:  # ApiError with the mapped status
-        detail = getattr(exc, "code", type(exc).__name__)
-        return False, f"query failed ({detail})"
-    return response.status_code == 200, "ok"
+    except ApiError as exc:
+        return False, f"query failed ({exc.code})"
+    return answer.json() is True, "ok"
 
 
 def check_s3(settings: Settings) -> tuple[bool, str]:

@@ -130,8 +130,12 @@ def test_local_event_host_mirrors_the_subscriptions(config: dict[str, Any]) -> N
 
 def test_settings_come_from_ssm(config: dict[str, Any]) -> None:
     environment = config["provider"]["environment"]
-    for name in ("SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY"):
+    for name in ("SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_JWT_SECRET"):
         assert environment[name].startswith("{{resolve:ssm:")
+    assert "SUPABASE_SERVICE_ROLE_KEY" not in environment  # only where a function needs it
+    for name, function in config["functions"].items():
+        has_key = "SUPABASE_SERVICE_ROLE_KEY" in function.get("environment", {})
+        assert has_key == name.startswith("files"), name
 
 
 def test_packaged_template_passes_cfn_lint(tmp_path: Path) -> None:
