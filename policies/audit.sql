@@ -15,6 +15,5 @@ create policy "people read their own entries; project admins their project's"
       actor_id = (select auth.uid())
       or subject_user_id = (select auth.uid())
       or project_id = any (array(select private.my_admin_project_ids_including_deleted()))
-      or (select private.authorize('admin'))
     )
   );

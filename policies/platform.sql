@@ -11,7 +11,7 @@ create policy "people read their own platform role and admins read all"
   on public.user_roles for select to authenticated
   using (
     (select private.is_active_user())
-    and (user_id = (select auth.uid()) or (select private.authorize('admin')))
+    and user_id = any (array(select private.visible_user_role_ids()))
   );
 
 drop policy if exists "admins change other people's platform role and disable them" on public.user_roles;

@@ -11,11 +11,7 @@ create policy "profiles are read by their owner, their contacts and admins"
   on public.profiles for select to authenticated
   using (
     (select private.is_active_user())
-    and (
-      id = (select auth.uid())
-      or id = any (array(select private.my_contact_ids()))
-      or (select private.authorize('admin'))
-    )
+    and id = any (array(select private.visible_profile_ids()))
   );
 
 drop policy if exists "people update their own profile" on public.profiles;

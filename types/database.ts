@@ -558,6 +558,31 @@ isOneToOne: true
 "get_or_create_direct_conversation":
 { Args: { "other_user_id": string }; Returns: string
                            },
+"health_check":
+{ Args: Record<PropertyKey, never>; Returns: boolean
+                           },
+"list_audit_logs":
+{ Args: { "before"?: string,"max_rows"?: number }; Returns: {
+              "action": Database["public"]['Enums']["audit_action"],
+"actor_id": string | null,
+"actor_role": string | null,
+"changed_columns": (string)[] | null,
+"id": number,
+"ip": unknown,
+"occurred_at": string,
+"project_id": string | null,
+"request_id": string | null,
+"subject_user_id": string | null,
+"table_name": string,
+"target_id": string | null,
+"user_agent": string | null
+            }[]
+                          SetofOptions: {
+        from: "*"
+        to: "audit_logs"
+        isOneToOne: false
+        isSetofReturn: true
+      } },
 "project_activity_by_week":
 { Args: { "project_id": string,"weeks"?: number }; Returns: {
               "category": string,"events": number,"source": Database["public"]['Enums']["activity_source"],"week_start": string

@@ -206,9 +206,8 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "delete": rule(mine=NOBODY, someone_elses=NOBODY),
     },
     "audit_logs": {
-        "select": rule(
-            about_me=SIGNED_IN, in_my_project=P_ADMINS | PLATFORM_ADMIN, elsewhere=PLATFORM_ADMIN
-        ),
+        # platform admins read the whole trail through rpc list_audit_logs
+        "select": rule(about_me=SIGNED_IN, in_my_project=P_ADMINS, elsewhere=NOBODY),
         # append-only, written by triggers
         "insert": rule(about_me=NOBODY),
         "update": rule(about_me=NOBODY, in_my_project=NOBODY, elsewhere=NOBODY),

@@ -272,6 +272,7 @@ def test_rpcs_called_by_outsiders_are_refused(world: World) -> None:
         "export_user_data": {"user_id": world.uid("owner")},
         "erase_user": {"user_id": world.uid("owner")},
         "get_integration_credentials": {"integration_id": world.integration(world.uid("owner"))},
+        "list_audit_logs": {},
         "custom_access_token_hook": {"event": {"user_id": world.uid("outsider"), "claims": {}}},
     }
     for name, args in refused.items():
