@@ -23,7 +23,7 @@ token: deps ## make token EMAIL=alice@example.com
 	@$(DEVSTACK) token --email "$(EMAIL)"
 
 migrate: deps ## apply pending migrations (local, or DB_URL=postgresql://...)
-	@$(DEVSTACK) migrate $(if $(DB_URL),--db-url "$(DB_URL)")
+	@$(DEVSTACK) migrate $(if $(DB_URL),--db-url "$(DB_URL)") $(if $(INCLUDE_ALL),--include-all)
 
 policy-migration: deps ## make policy-migration NAME=members_can_comment
 	@test -n "$(NAME)" || { echo "usage: make policy-migration NAME=what_changed" >&2; exit 2; }

@@ -21,6 +21,11 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--email", required=True)
     migrate = sub.add_parser("migrate", help="apply pending migrations with the Supabase CLI")
     migrate.add_argument("--db-url", help="any Postgres URL (default: the local database)")
+    migrate.add_argument(
+        "--include-all",
+        action="store_true",
+        help="with --db-url: also apply files older than the newest applied migration",
+    )
     policy = sub.add_parser(
         "policy-migration", help="write a migration holding policies/ minus migrations/"
     )
@@ -44,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "token":
             print(stack.token(cfg, args.email))
         elif args.command == "migrate":
-            print(stack.migrate(cfg, args.db_url), end="")
+            print(stack.migrate(cfg, args.db_url, include_all=args.include_all), end="")
         elif args.command in ("policy-migration", "policy-diff"):
             from devstack import policies
 

@@ -23,19 +23,20 @@ def migrate_local(cfg: Config) -> str:
     """Bootstrap (local only) then pending migrations via the Supabase CLI; reload PostgREST."""
     with _lock(cfg):
         postgres.apply_bootstrap(cfg)
-        output = supabase_cli.db_push(cfg, cfg.db_url(), skip_if_current=True)
+        # Locally the database follows the files, including ones that arrive out of order.
+        output = supabase_cli.db_push(cfg, cfg.db_url(), skip_if_current=True, include_all=True)
         postgres.execute(cfg.db_url(), "notify pgrst, 'reload schema'")
     return output
 
 
-def migrate(cfg: Config, db_url: str | None = None) -> str:
+def migrate(cfg: Config, db_url: str | None = None, *, include_all: bool = False) -> str:
     """``make migrate``: the local database, or any database URL (the bootstrap is never
     applied to a URL you pass: a hosted project already has what it mirrors)."""
     if db_url is None:
         if postgres.running_pid(cfg) is None:
             raise StackError("postgres is not running: `make up` first")
         return migrate_local(cfg)
-    return supabase_cli.db_push(cfg, db_url)
+    return supabase_cli.db_push(cfg, db_url, include_all=include_all)
 
 
 def _write_env(cfg: Config, env: dict[str, str]) -> None:

@@ -64,13 +64,22 @@ def pending(cfg: Config, db_url: str) -> list[str]:
     return sorted(name for version, name in versions.items() if version not in applied)
 
 
-def db_push(cfg: Config, db_url: str, *, skip_if_current: bool = False) -> str:
-    """Apply pending migrations and record them in supabase_migrations.schema_migrations."""
+def db_push(
+    cfg: Config, db_url: str, *, skip_if_current: bool = False, include_all: bool = False
+) -> str:
+    """Apply pending migrations and record them in supabase_migrations.schema_migrations.
+
+    ``include_all`` also applies files older than the newest applied one (parallel work in
+    the timestamp ranges of DEVELOPERS.md produces them); without it the CLI refuses them.
+    """
     if not has_migrations(cfg):
         return "No migrations to apply (migrations/ is empty).\n"
     if skip_if_current and not pending(cfg, db_url):
         return "Local database is up to date.\n"
-    result = run(cfg, ["db", "push", f"--remote={db_url}", "--yes"], db_url)
+    args = ["db", "push", f"--remote={db_url}", "--yes"]
+    if include_all:
+        args.append("--include-all")
+    result = run(cfg, args, db_url)
     return result.stderr + result.stdout
 
 
