@@ -562,7 +562,7 @@ isOneToOne: true
 { Args: Record<PropertyKey, never>; Returns: boolean
                            },
 "list_audit_logs":
-{ Args: { "before"?: string,"max_rows"?: number }; Returns: {
+{ Args: { "before_id"?: number,"max_rows"?: number }; Returns: {
               "action": Database["public"]['Enums']["audit_action"],
 "actor_id": string | null,
 "actor_role": string | null,
