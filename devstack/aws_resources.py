@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-
 
 def _client(service: str, env: dict[str, str]) -> Any:
+    import boto3  # lazily: the other devstack commands stay quick to start
+
     return boto3.client(
         service,
         endpoint_url=env["AWS_ENDPOINT_URL"],

@@ -144,7 +144,15 @@ def reset(cfg: Config) -> None:
 
 
 def token(cfg: Config, email: str) -> str:
+    """The auth user (created if needed) and an access token, through the custom access
+    token hook when supabase/config.toml enables one, as Supabase Auth issues it."""
     if postgres.running_pid(cfg) is None:
         raise StackError("postgres is not running: `make up` first")
     user = users.ensure_user(cfg.db_url(), email)
-    return users.access_token(user, secret=cfg.jwt_secret, api_url=cfg.api_url)
+    hook = users.access_token_hook(cfg.root / "supabase" / "config.toml")
+    try:
+        return users.hooked_access_token(
+            user, secret=cfg.jwt_secret, api_url=cfg.api_url, db_url=cfg.db_url(), hook=hook
+        )
+    except PermissionError as exc:
+        raise StackError(str(exc)) from exc

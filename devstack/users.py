@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -77,6 +80,38 @@ def ensure_user(
     )
 
 
+def access_token_hook(config_toml: Path) -> str | None:
+    """``schema.function`` of the custom access token hook enabled in supabase/config.toml."""
+    try:
+        config = tomllib.loads(config_toml.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    hook = config.get("auth", {}).get("hook", {}).get("custom_access_token", {})
+    uri = str(hook.get("uri", ""))
+    if not hook.get("enabled") or not uri.startswith("pg-functions://"):
+        return None
+    _database, schema, function = uri.removeprefix("pg-functions://").split("/")[:3]
+    return f"{schema}.{function}"
+
+
+def run_access_token_hook(db_url: str, hook: str, user_id: str, claims: dict[str, Any]) -> dict:
+    """Call the hook as Supabase Auth does (role supabase_auth_admin, event in, event out).
+
+    Raises ``PermissionError`` with the hook's message when it refuses the token.
+    """
+    schema, function = hook.split(".", 1)
+    event = {"user_id": user_id, "claims": claims, "authentication_method": "password"}
+    query = sql.SQL("select {}.{}(%s)").format(sql.Identifier(schema), sql.Identifier(function))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("set role supabase_auth_admin")
+        row = conn.execute(query, (Jsonb(event),)).fetchone()
+    result = row[0] if row else {}
+    if "error" in result:
+        error = result["error"]
+        raise PermissionError(f"{hook} refused the token: {error.get('message', error)}")
+    return result["claims"]
+
+
 def access_token(user: AuthUser, *, secret: str, api_url: str, **overrides: Any) -> str:
     """A signed access token for ``user``; ``overrides`` replace or add claims."""
     claims = tokens.user_claims(
@@ -88,4 +123,21 @@ def access_token(user: AuthUser, *, secret: str, api_url: str, **overrides: Any)
         is_anonymous=user.is_anonymous,
     )
     claims.update(overrides)
+    return tokens.sign(claims, secret)
+
+
+def hooked_access_token(
+    user: AuthUser, *, secret: str, api_url: str, db_url: str, hook: str | None
+) -> str:
+    """Like ``access_token``, with the claims passed through the custom access token hook."""
+    claims = tokens.user_claims(
+        user_id=user.id,
+        email=user.email,
+        app_metadata=user.app_metadata,
+        user_metadata=user.user_metadata,
+        issuer=f"{api_url}/auth/v1",
+        is_anonymous=user.is_anonymous,
+    )
+    if hook is not None:
+        claims = run_access_token_hook(db_url, hook, user.id, claims)
     return tokens.sign(claims, secret)

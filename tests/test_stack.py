@@ -14,7 +14,7 @@ import jwt
 import pytest
 from supabase import create_client
 
-from devstack import supabase_cli
+from devstack import supabase_cli, users
 from tests.support import Stack
 
 ROOT_PATH = "/rest/v1/"
@@ -166,12 +166,43 @@ def test_token_command_prints_a_jwt_in_supabase_claim_shape(stack: Stack) -> Non
     assert claims["role"] == "authenticated"
     assert claims["aud"] == "authenticated"
     assert claims["email"] == email
-    assert claims["app_metadata"] == {"provider": "email", "providers": ["email"]}
+    assert claims["app_metadata"]["provider"] == "email"
+    assert claims["app_metadata"]["providers"] == ["email"]
     assert claims["exp"] > claims["iat"]
-    rows = stack.sql(
-        "select id::text, raw_app_meta_data from auth.users where email = %s", (email,)
+    rows = stack.sql("select id::text from auth.users where email = %s", (email,))
+    assert rows == [{"id": claims["sub"]}]
+
+
+def _token_cli(stack: Stack, email: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devstack", "token", "--email", email],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=stack.cfg.root,
     )
-    assert rows == [{"id": claims["sub"], "raw_app_meta_data": claims["app_metadata"]}]
+
+
+def test_token_command_runs_the_custom_access_token_hook(stack: Stack) -> None:
+    hook = users.access_token_hook(stack.cfg.root / "supabase" / "config.toml")
+    if hook is None or not stack.sql("select to_regproc(%s) is not null as ok", (hook,))[0]["ok"]:
+        pytest.skip("no custom access token hook enabled")
+    email = f"hook-{uuid.uuid4().hex[:8]}@example.test"
+    result = _token_cli(stack, email)
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
+    assert "user_role" in claims  # added by the hook, as Supabase Auth would
+
+
+def test_token_command_refuses_a_user_the_hook_refuses(stack: Stack) -> None:
+    if not stack.sql("select to_regclass('public.user_roles') is not null as ok")[0]["ok"]:
+        pytest.skip("no platform roles yet")
+    user = stack.new_user()
+    stack.sql("update public.user_roles set disabled_at = now() where user_id = %s", (user.id,))
+    result = _token_cli(stack, user.email)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert "disabled" in result.stderr
 
 
 def test_token_command_reuses_the_existing_user(stack: Stack) -> None:
