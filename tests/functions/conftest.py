@@ -4,6 +4,8 @@ in-process apps built on the real stack, and helpers for the upload flow."""
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
 import sys
 import time
@@ -144,3 +146,18 @@ def object_exists(env: dict[str, str], key: str) -> bool:
     except Exception:
         return False
     return True
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Capture the functions' JSON log lines."""
+    from core import log
+
+    stream = io.StringIO()
+    log.set_stream(stream)
+    yield stream
+    log.set_stream(sys.stdout)
+
+
+def log_records(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]

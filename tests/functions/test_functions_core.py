@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.testclient import TestClient
 
-from tests.functions.conftest import FUNCTIONS_DIR, Team, upload_request
+from tests.functions.conftest import FUNCTIONS_DIR, Team, log_records, upload_request
 from tests.support import Stack
 
 # API Gateway HTTP API (payload format 2.0) -> Lambda, as AWS sends it.
@@ -82,20 +82,6 @@ def test_no_way_to_verify_tokens_is_a_named_error(functions_env: dict[str, str])
 
 
 @pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    from core import log
-
-    stream = io.StringIO()
-    log.set_stream(stream)
-    yield stream
-    log.set_stream(sys.stdout)
-
-
-def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-
-
-@pytest.fixture
 def crashing_app(make_settings: Callable[..., Any]) -> TestClient:
     from core.http import FunctionApp
 
@@ -119,7 +105,7 @@ def test_unexpected_exception_is_500_without_internals_and_logged(
         "request_id": "req-123",
     }
     assert "hunter2" not in response.text
-    lines = _lines(log_lines)
+    lines = log_records(log_lines)
     error = next(line for line in lines if line["level"] == "ERROR" and "traceback" in line)
     assert error["request_id"] == "req-123" and "hunter2" in error["traceback"]
     request = [line for line in lines if line["message"] == "request"]
@@ -146,7 +132,7 @@ def test_one_log_line_per_request_with_user_and_duration(
             json=upload_request(team.project_id, b"x"),
             headers={"Authorization": f"Bearer {editor.token}"},
         )
-    (line,) = [entry for entry in _lines(log_lines) if entry["message"] == "request"]
+    (line,) = [entry for entry in log_records(log_lines) if entry["message"] == "request"]
     assert line["function"] == "files"
     assert line["user_id"] == editor.id
     assert line["status"] == 201 and line["outcome"] == "ok"

@@ -3,6 +3,7 @@ delivering as AWS would (partial batch failures, redelivery, dead-lettering, web
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
@@ -14,6 +15,7 @@ import pytest
 from devstack.events import LambdaContext, scheduled_event, sqs_event
 from tests.functions.conftest import (
     Team,
+    log_records,
     object_exists,
     post_to_s3,
     s3_client,
@@ -123,7 +125,7 @@ def _cleanup_message(env: dict[str, str], key: str) -> str:
 
 
 def test_sqs_batch_with_one_poisoned_record_reports_only_that_record(
-    functions_env: dict[str, str],
+    functions_env: dict[str, str], log_lines: io.StringIO
 ) -> None:
     from files.handler import cleanup_objects
 
@@ -146,6 +148,14 @@ def test_sqs_batch_with_one_poisoned_record_reports_only_that_record(
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
     assert not any(object_exists(functions_env, key) for key in keys)
+    records = [r for r in log_records(log_lines) if r["message"] == "record"]
+    assert {r["message_id"]: r["outcome"] for r in records} == {
+        "good-0": "ok",
+        "poison": "rejected",
+        "good-1": "ok",
+        "good-2": "ok",
+    }
+    assert all(r["request_id"] and "duration_ms" in r for r in records)
 
 
 def test_an_invalid_sqs_event_fails_the_whole_invocation(functions_env: dict[str, str]) -> None:
