@@ -265,6 +265,10 @@ def main() -> int:
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
 
+    print(
+        f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())},"
+        f" CPUs: {os.cpu_count()}"
+    )
     env = {**os.environ, **function_env_from_stack(), "PYTHONPATH": ""}
     dev = cold_imports(sys.executable, ROOT / "functions", env, args.runs)
     print_imports(
@@ -290,6 +294,7 @@ def main() -> int:
             f"| {result['ratio']:.2f} |"
         )
         print(f"\n({args.requests} requests, concurrency {args.concurrency}, {args.users} editors)")
+    print(f"\nload average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
 
