@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -162,13 +162,10 @@ async def read_body(request: Request, model: type[M]) -> M:
         raise ApiError(422, "validation_failed", describe_validation_error(exc)) from None
 
 
-_uuid = TypeAdapter(uuid.UUID)
-
-
 def path_uuid(request: Request, name: str) -> uuid.UUID:
     try:
-        return _uuid.validate_python(request.path_params[name])
-    except ValidationError:
+        return uuid.UUID(str(request.path_params[name]))
+    except ValueError:
         raise ApiError(422, "validation_failed", f"{name}: must be a UUID") from None
 
 
