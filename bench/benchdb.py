@@ -20,7 +20,9 @@ from devstack import postgres, postgrest, procs, supabase_cli
 from devstack.config import Config
 
 DB_NAME = os.environ.get("BENCH_DB", "bench")
-PORT = int(os.environ.get("BENCH_POSTGREST_PORT") or 54335)
+# Below Linux's ephemeral range (32768-60999): a port in it can be taken at any moment by a
+# client connection's local end, and then PostgREST cannot bind it.
+PORT = int(os.environ.get("BENCH_POSTGREST_PORT") or 30335)
 NAME = "bench-postgrest"
 
 
@@ -53,11 +55,30 @@ def ensure(cfg: Config) -> None:
     if not exists(cfg):
         postgres.execute(admin_url(cfg), f'create database "{DB_NAME}"')
     postgres.apply_bootstrap(cfg, url(cfg))
+    forget_unknown_migrations(cfg)
     # --include-all: a migration that lands with an older timestamp than the newest one
     # applied here (parallel work) is applied too instead of stopping the benchmark.
     supabase_cli.run(
         cfg, ["db", "push", f"--remote={url(cfg)}", "--yes", "--include-all"], url(cfg)
     )
+
+
+def forget_unknown_migrations(cfg: Config) -> None:
+    """Drop history rows of migrations no longer in migrations/ (renamed while this database
+    lived), as `supabase migration repair --status reverted` would, so the push goes on.
+    Their objects stay: after a migration was removed rather than renamed, use --rebuild."""
+    local = sorted(p.name.split("_", 1)[0] for p in cfg.migrations_dir.glob("*.sql"))
+    with psycopg.connect(url(cfg), autocommit=True) as conn:
+        known = conn.execute("select to_regclass('supabase_migrations.schema_migrations')")
+        if known.fetchone() == (None,):
+            return
+        gone = conn.execute(
+            "delete from supabase_migrations.schema_migrations"
+            " where not (version = any(%s)) returning version",
+            (local,),
+        ).fetchall()
+    if gone:
+        print(f"bench: forgot migrations no longer in migrations/: {[g[0] for g in gone]}")
 
 
 # -- PostgREST ------------------------------------------------------------------------------

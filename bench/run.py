@@ -8,7 +8,7 @@
 
 Settings (flag or environment): --scale / BENCH_SCALE (1.0 = 20k users, 50k projects, 1M
 tasks, 1M messages, 500k notifications), --seconds / BENCH_SECONDS (per round), --rounds,
---connections, --users (members whose tokens rotate), --only (list keys).
+--connections, --users (members whose tokens rotate), --only (list keys), --rebuild.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from bench import benchdb, load, report, rls_bench, seed
 from bench.lists import LISTS, pick_members
+from devstack import procs
 from devstack.config import Config
 
 
@@ -34,6 +35,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--users", type=int, default=int(env("BENCH_USERS") or 16))
     p.add_argument("--only", nargs="*", choices=[s.key for s in LISTS], default=None)
     p.add_argument("--no-readme", action="store_true", help="print the section, don't write it")
+    p.add_argument("--rebuild", action="store_true", help="drop the bench database first")
     p.add_argument("--keep-server", action="store_true", help="leave the bench PostgREST up")
     return p.parse_args(argv)
 
@@ -75,7 +77,15 @@ def prepare(cfg: Config, scale: seed.Scale) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     cfg = Config()
+    # one benchmark at a time: a second run would restart the first one's PostgREST
+    with procs.file_lock(cfg.state_dir / "bench.lock"):
+        return _run(args, cfg)
+
+
+def _run(args: argparse.Namespace, cfg: Config) -> int:
     scale = seed.Scale.of(args.scale)
+    if args.rebuild:
+        benchdb.drop(cfg)
     prepare(cfg, scale)
     wrk = load.ensure_wrk()
     _say(f"load tool: {wrk or 'python loop (wrk unavailable)'}")
