@@ -38,6 +38,11 @@ def render_conf(cfg: Config) -> str:
         "jwt-secret": cfg.jwt_secret,
         "jwt-aud": "authenticated",
         "jwt-secret-is-base64": "false",
+        # decode each token once, then reuse it until its `exp` (at most an hour): decoding
+        # costs more per request than the RLS policies do (bench/README.md). PostgREST 14+
+        # caches by default; 12 keeps entries until exp and forgets none on a secret change,
+        # so a new JWT_SECRET needs a restart (`make up` restarts on any config change).
+        "jwt-cache-max-lifetime": "3600",
         "server-host": "127.0.0.1",
         "server-port": str(cfg.postgrest_port),
         "log-level": "warn",
