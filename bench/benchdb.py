@@ -100,7 +100,7 @@ def render_conf(cfg: Config) -> str:
         raise procs.StackError("devstack's PostgREST config changed shape: update bench/benchdb.py")
     text = text.replace(dev_db, f"@127.0.0.1:{cfg.db_port}/{DB_NAME}?")
     text = text.replace("application_name=postgrest", "application_name=bench-postgrest")
-    return text + 'db-plan-enabled = "true"\n'
+    return text + 'db-plan-enabled = "true"\nserver-timing-enabled = "true"\n'
 
 
 def running_pid(cfg: Config) -> int | None:

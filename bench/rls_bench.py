@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ class ListResult:
     mismatches: int  # members whose RLS rows differ from the bypass rows
     rls_indexes: list[str] = field(default_factory=list)
     rls_seq_scans: list[str] = field(default_factory=list)
+    rls_timing: dict[str, float] = field(default_factory=dict)  # median ms per phase
+    bypass_timing: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -51,6 +54,40 @@ def compare_rows(
             total += len(mine)
             mismatches += mine != bypass
     return total / len(members), mismatches
+
+
+TIMING_RE = re.compile(r"(\w+);dur=([\d.]+)")
+
+
+def server_timings(
+    base_url: str,
+    spec: ListSpec,
+    members: list[Member],
+    secret: str,
+    service_key: str,
+    per_member: int = 6,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median of each phase PostgREST reports in its Server-Timing header (jwt, parse, plan,
+    transaction, response), in ms, one request at a time: (as member, bypass).
+    ``transaction`` is the time spent in Postgres, which is where RLS costs.
+    PostgREST 12 writes microseconds in ``dur`` (the phases add up to the request's wall time
+    only when read so), hence the division."""
+    samples: dict[str, dict[str, list[float]]] = {"rls": {}, "bypass": {}}
+    with httpx.Client(base_url=base_url, timeout=60.0) as client:
+        for _ in range(per_member):
+            for m in members:
+                for side, path, token in (
+                    ("rls", spec.as_member(m), m.token(secret)),
+                    ("bypass", spec.bypass(m), service_key),
+                ):
+                    header = client.get(path, headers=_auth(token)).headers.get("server-timing")
+                    for phase, dur in TIMING_RE.findall(header or ""):
+                        samples[side].setdefault(phase, []).append(float(dur) / 1000)
+    medians = {
+        side: {phase: statistics.median(v) for phase, v in phases.items()}
+        for side, phases in samples.items()
+    }
+    return medians["rls"], medians["bypass"]
 
 
 def _auth(token: str) -> dict[str, str]:

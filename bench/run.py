@@ -106,7 +106,10 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
                 base, spec, members, seconds=args.seconds, rounds=args.rounds,
                 connections=args.connections, wrk=wrk, say=_say, **common,
             )  # fmt: skip
-            result = rls_bench.ListResult(spec, rls, bypass, rows, mismatches, indexes, seqs)
+            rls_timing, bypass_timing = rls_bench.server_timings(base, spec, members, **common)
+            result = rls_bench.ListResult(
+                spec, rls, bypass, rows, mismatches, indexes, seqs, rls_timing, bypass_timing
+            )
             results.append(result)
             _say(
                 f"  => RLS {rls.rps:,.0f} req/s, bypass {bypass.rps:,.0f} req/s, "
