@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench types
+.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions types
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -41,6 +41,10 @@ test: deps ## the whole suite against the real local stack (started or reused)
 
 bench: deps ## RLS cost at scale (seeds a separate `bench` database; BENCH_SCALE=0.1 for a quick run)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-functions: up ## cold import per handler and upload-signing req/s (bench/README.md)
+	@test -d .build/lambda || $(MAKE) -s package
+	$(PY) bench/functions_bench.py
 
 types: deps ## TypeScript types and Python models of the exposed schema -> types/ (stack up)
 	@$(PY) -m tests.typegen

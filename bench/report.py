@@ -78,20 +78,19 @@ def _ms(timing: dict[str, float]) -> str:
     return f"{timing['transaction']:.2f}" if "transaction" in timing else "?"
 
 
-def write(text: str, readme: Path = README) -> None:
-    """Replace the section (up to the next ``## `` heading) or put it first."""
+def write(text: str, readme: Path = README, heading: str = HEADING) -> None:
+    """Replace the section under ``heading`` (up to the next ``## `` heading), or add it
+    after the others."""
     if not readme.exists():
         readme.write_text("# Benchmarks\n\n" + text)
         return
     current = readme.read_text()
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.M | re.S)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.M | re.S)
     if pattern.search(current):
-        updated = pattern.sub(lambda _: text, current, count=1)
+        updated = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", current, count=1)
     else:
-        first = re.search(r"^## ", current, re.M)
-        at = first.start() if first else len(current)
-        updated = current[:at] + text + ("\n" if first else "") + current[at:]
-    readme.write_text(updated)
+        updated = current.rstrip("\n") + "\n\n" + text
+    readme.write_text(updated.rstrip("\n") + "\n")
 
 
 # What the figures led to; kept with the table on every run.
