@@ -141,11 +141,29 @@ def s3_client(env: dict[str, str]) -> Any:
 
 
 def object_exists(env: dict[str, str], key: str) -> bool:
+    """Whether the object is in the files bucket. Only S3's "no such key" means no: any other
+    error (credentials, endpoint down ...) is raised, not read as "gone"."""
+    from botocore.exceptions import ClientError
+
+    client = s3_client(env)
     try:
-        s3_client(env).head_object(Bucket=env["FILES_BUCKET"], Key=key)
-    except Exception:
+        client.head_object(Bucket=env["FILES_BUCKET"], Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        # a HEAD's 404 has no body, so a missing bucket looks the same: rule that out
+        client.head_bucket(Bucket=env["FILES_BUCKET"])
         return False
     return True
+
+
+def wait_until_object_gone(env: dict[str, str], key: str, attempts: int = 120) -> bool:
+    """Poll the files bucket until the object is gone; True if it went (within attempts)."""
+    for _ in range(attempts):
+        if not object_exists(env, key):
+            return True
+        time.sleep(0.25)
+    return False
 
 
 @pytest.fixture
