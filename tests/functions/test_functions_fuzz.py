@@ -13,6 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from tests.functions.conftest import new_project
 from tests.support import Stack
 
 FUZZ = settings(
@@ -42,7 +43,7 @@ def health_schema(make_settings: Callable[..., Any]) -> Any:
 @pytest.fixture(scope="module")
 def fuzz_headers(stack: Stack) -> dict[str, str]:
     owner = stack.new_user()
-    stack.rest(owner.token).table("projects").insert({"name": "fuzzed"}).execute()
+    new_project(stack, owner, "fuzzed")
     return {
         "Authorization": f"Bearer {owner.token}",
         "x-webhook-secret": stack.env["WEBHOOK_SECRET"],
