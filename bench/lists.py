@@ -3,6 +3,7 @@ service role (RLS bypassed) with the filter the policy implies written out expli
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,9 +34,16 @@ class Member:
         return SEARCH_WORDS[digest[0] % len(SEARCH_WORDS)]
 
     def token(self, secret: str) -> str:
-        return tokens.sign(
-            tokens.user_claims(user_id=self.id, email=self.email, ttl_seconds=6 * 3600), secret
-        )
+        """The member's token, signed once per run: every request carries the same one, so
+        PostgREST's JWT cache serves the member side as it does the service key."""
+        return _token(self.id, self.email, secret)
+
+
+@functools.cache
+def _token(user_id: str, email: str, secret: str) -> str:
+    return tokens.sign(
+        tokens.user_claims(user_id=user_id, email=email, ttl_seconds=6 * 3600), secret
+    )
 
 
 @dataclass(frozen=True)
