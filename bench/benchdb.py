@@ -9,11 +9,8 @@ loopback port.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from pathlib import Path
 
-import httpx
 import psycopg
 
 from devstack import postgres, postgrest, procs, supabase_cli
@@ -58,16 +55,14 @@ def ensure(cfg: Config) -> None:
     forget_unknown_migrations(cfg)
     # --include-all: a migration that lands with an older timestamp than the newest one
     # applied here (parallel work) is applied too instead of stopping the benchmark.
-    supabase_cli.run(
-        cfg, ["db", "push", f"--remote={url(cfg)}", "--yes", "--include-all"], url(cfg)
-    )
+    supabase_cli.db_push(cfg, url(cfg), include_all=True)
 
 
 def forget_unknown_migrations(cfg: Config) -> None:
     """Drop history rows of migrations no longer in migrations/ (renamed while this database
     lived), as `supabase migration repair --status reverted` would, so the push goes on.
     Their objects stay: after a migration was removed rather than renamed, use --rebuild."""
-    local = sorted(p.name.split("_", 1)[0] for p in cfg.migrations_dir.glob("*.sql"))
+    local = sorted(supabase_cli.migration_files(cfg))
     with psycopg.connect(url(cfg), autocommit=True) as conn:
         known = conn.execute("select to_regclass('supabase_migrations.schema_migrations')")
         if known.fetchone() == (None,):
@@ -84,52 +79,27 @@ def forget_unknown_migrations(cfg: Config) -> None:
 # -- PostgREST ------------------------------------------------------------------------------
 
 
-def _state(cfg: Config) -> tuple[Path, Path]:
-    return cfg.state_dir / "bench-postgrest.conf", cfg.logs / "bench-postgrest.log"
-
-
 def base_url() -> str:
     return f"http://127.0.0.1:{PORT}"
 
 
 def render_conf(cfg: Config) -> str:
     """devstack's PostgREST config, pointed at the bench database and port."""
-    text = postgrest.render_conf(dataclasses.replace(cfg, postgrest_port=PORT))
-    dev_db = f"@127.0.0.1:{cfg.db_port}/postgres?"
-    if dev_db not in text:
-        raise procs.StackError("devstack's PostgREST config changed shape: update bench/benchdb.py")
-    text = text.replace(dev_db, f"@127.0.0.1:{cfg.db_port}/{DB_NAME}?")
-    text = text.replace("application_name=postgrest", "application_name=bench-postgrest")
-    return text + 'db-plan-enabled = "true"\nserver-timing-enabled = "true"\n'
-
-
-def running_pid(cfg: Config) -> int | None:
-    return procs.read_pid(cfg.pids, NAME, "bench-postgrest.conf")
+    return postgrest.render_conf(
+        cfg,
+        dbname=DB_NAME,
+        port=PORT,
+        application_name=NAME,
+        extra={"db-plan-enabled": "true", "server-timing-enabled": "true"},
+    )
 
 
 def start(cfg: Config) -> int:
-    conf, log = _state(cfg)
-    pid = running_pid(cfg)
-    if pid is not None:
-        stop(cfg)
-    if procs.port_open(PORT):
-        raise procs.StackError(f"port {PORT} is in use: set BENCH_POSTGREST_PORT")
-    conf.write_text(render_conf(cfg))
-    conf.chmod(0o600)
-    pid = procs.spawn(NAME, [str(cfg.postgrest_bin), str(conf)], pids_dir=cfg.pids, log_file=log)
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{base_url()}/", timeout=1.0).status_code < 500
-        except httpx.HTTPError:
-            return False
-
-    procs.wait_until(ready, part=NAME, log_file=log, timeout=60, pid=pid)
-    return pid
+    stop(cfg)
+    return postgrest.launch(
+        cfg, NAME, render_conf(cfg), port=PORT, port_setting="BENCH_POSTGREST_PORT", timeout=60
+    )
 
 
 def stop(cfg: Config) -> None:
-    pid = running_pid(cfg)
-    if pid is not None:
-        procs.stop(pid)
-    procs.pid_file(cfg.pids, NAME).unlink(missing_ok=True)
+    postgrest.stop(cfg, NAME)

@@ -67,7 +67,4 @@ def start(cfg: Config) -> None:
 
 
 def stop(cfg: Config) -> None:
-    pid = running_pid(cfg)
-    if pid is not None:
-        procs.stop(pid)
-    procs.pid_file(cfg.pids, NAME).unlink(missing_ok=True)
+    procs.stop_named(cfg.pids, NAME, MARKER)

@@ -18,7 +18,7 @@ def log_file(cfg: Config) -> Path:
 
 
 def running_pid(cfg: Config) -> int | None:
-    return procs.read_pid(cfg.pids, NAME, "moto")
+    return procs.read_pid(cfg.pids, NAME, NAME)
 
 
 def ready(cfg: Config) -> bool:
@@ -53,7 +53,4 @@ def wait_ready(cfg: Config) -> None:
 
 
 def stop(cfg: Config) -> None:
-    pid = running_pid(cfg)
-    if pid is not None:
-        procs.stop(pid)
-    procs.pid_file(cfg.pids, NAME).unlink(missing_ok=True)
+    procs.stop_named(cfg.pids, NAME, NAME)

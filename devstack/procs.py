@@ -100,6 +100,14 @@ def stop(pid: int, timeout: float = 10.0) -> None:
         raise StackError(f"process {pid} did not stop")
 
 
+def stop_named(pids_dir: Path, name: str, marker: str) -> None:
+    """Stop the process recorded for ``name`` (see ``read_pid``) and forget its pid file."""
+    pid = read_pid(pids_dir, name, marker)
+    if pid is not None:
+        stop(pid)
+    pid_file(pids_dir, name).unlink(missing_ok=True)
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
@@ -138,7 +146,7 @@ _held: dict[Path, int] = {}
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     """An flock on ``path`` (re-entrant within this process) so that two ``up``/``down``
     runs (two people, two test sessions) never race on the same stack."""
     path = path.resolve()
@@ -148,7 +156,7 @@ def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         _held[path] = fd
         yield
     finally:

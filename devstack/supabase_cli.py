@@ -49,10 +49,15 @@ def has_migrations(cfg: Config) -> bool:
     return any(cfg.migrations_dir.glob("*.sql"))
 
 
+def migration_files(cfg: Config) -> dict[str, str]:
+    """The files of migrations/ by version (the part of the name before the first ``_``)."""
+    return {p.name.split("_", 1)[0]: p.name for p in cfg.migrations_dir.glob("*.sql")}
+
+
 def pending(cfg: Config, db_url: str) -> list[str]:
     """Migration files whose version is not in the database's history (a quick read; the
     CLI still decides and applies)."""
-    versions = {p.name.split("_", 1)[0]: p.name for p in cfg.migrations_dir.glob("*.sql")}
+    versions = migration_files(cfg)
     with psycopg.connect(db_url, connect_timeout=10) as conn:
         exists = conn.execute(
             "select to_regclass('supabase_migrations.schema_migrations') is not null"
