@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-HANDLERS = ("files.handler", "health.handler")
+HANDLERS = ("files.handler", "files.events", "health.handler")
 BREAKDOWN = (
     "starlette.applications",
     "pydantic",
@@ -123,7 +123,7 @@ FIRST_CALLS = {
         "files.handler",
         HTTP_CALL.format(method="POST", path="/functions/v1/files/uploads", status=422),
     ),
-    "files.handler (S3 event: import + first event)": ("files.handler", S3_TEST_CALL),
+    "files.events (S3 event: import + first event)": ("files.events", S3_TEST_CALL),
 }
 
 
@@ -152,11 +152,9 @@ def print_first_calls(figures: dict[str, Any]) -> None:
 
 
 def function_env_from_stack() -> dict[str, str]:
-    from devstack.config import Config, function_env, read_env_file
+    from devstack.config import Config, function_env
 
-    cfg = Config()
-    env = read_env_file(cfg) or cfg.env()
-    return function_env(env)
+    return function_env(Config().current_env())
 
 
 def lambda_python() -> str | None:

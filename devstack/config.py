@@ -143,6 +143,11 @@ class Config:
             "FILES_BUCKET": self.files_bucket,
         }
 
+    def current_env(self) -> dict[str, str]:
+        """The settings the running stack wrote to its env file (queue URLs included), or
+        ``env()`` when there is none yet."""
+        return read_env_file(self) or self.env()
+
 
 def format_env(env: dict[str, str]) -> str:
     """``NAME="value"`` lines, as ``supabase status -o env`` prints them."""
@@ -179,8 +184,6 @@ def function_env(env: dict[str, str]) -> dict[str, str]:
         "SUPABASE_SERVICE_ROLE_KEY": env["SERVICE_ROLE_KEY"],
         "SUPABASE_JWT_SECRET": env["JWT_SECRET"],
         "JWT_AUDIENCE": "authenticated",
-        "AWS_ENDPOINT_URL": env["AWS_ENDPOINT_URL"],
-        "FILES_BUCKET": env["FILES_BUCKET"],
         # moto accepts any credentials; these keep boto3 from looking for real ones.
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",

@@ -66,14 +66,14 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(
         name="collab-files-object-created-local",
         env_name="FILES_OBJECT_CREATED_QUEUE_URL",
-        handler="files.handler.object_created",
+        handler="files.events.object_created",
         kind="s3",
         batch_size=1,
     ),
     QueueSpec(
         name="collab-files-cleanup-local",
         env_name="FILES_CLEANUP_QUEUE_URL",
-        handler="files.handler.cleanup_objects",
+        handler="files.events.cleanup_objects",
         kind="sqs",
     ),
 )
@@ -83,7 +83,7 @@ S3_NOTIFICATION_PREFIX = "files/"
 
 # Scheduled handlers (serverless.yml: schedule events), by the name `make invoke FN=` takes.
 SCHEDULES: dict[str, str] = {
-    "files-expire-pending-uploads": "files.handler.expire_pending_uploads",
+    "files-expire-pending-uploads": "files.events.expire_pending_uploads",
 }
 
 
@@ -332,10 +332,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cron {rule:40} -> {handler}")
         return 0
 
-    from devstack.config import Config, function_env, read_env_file
+    from devstack.config import Config, function_env
 
-    cfg = Config()
-    env = read_env_file(cfg) or cfg.env()
+    env = Config().current_env()
     os.environ.update(function_env(env))
     handler = SCHEDULES.get(args.function, args.function)
     if handler not in SCHEDULES.values():

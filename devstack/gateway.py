@@ -33,7 +33,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from devstack.config import Config, function_env, read_env_file
+from devstack.config import Config, function_env
 
 log = logging.getLogger("devstack.gateway")
 
@@ -240,7 +240,7 @@ def main() -> None:
     # One INFO line per proxied request would drown the functions' own logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     cfg = Config()
-    env = read_env_file(cfg) or cfg.env()
+    env = cfg.current_env()
     app = create_app(env, cfg.functions_dir)
     uvicorn.run(
         app,

@@ -95,12 +95,7 @@ def down(cfg: Config) -> None:
 
 
 def _down(cfg: Config) -> None:
-    pids = {
-        "gateway": gateway_proc.running_pid(cfg),
-        "postgrest": postgrest.running_pid(cfg),
-        "moto": moto.running_pid(cfg),
-        "postgres": postgres.running_pid(cfg),
-    }
+    pids = part_states(cfg)
     gateway_proc.stop(cfg)
     postgrest.stop(cfg)
     moto.stop(cfg)
@@ -127,7 +122,7 @@ def status(cfg: Config) -> bool:
     states = part_states(cfg)
     for name, pid in states.items():
         _say(f"# {name}: " + (f"running (pid {pid})" if pid else "stopped"))
-    env = read_env_file(cfg) or cfg.env()
+    env = cfg.current_env()
     sys.stdout.write(format_env(env))
     sys.stdout.flush()
     return all(states.values())

@@ -112,9 +112,8 @@ def run_access_token_hook(db_url: str, hook: str, user_id: str, claims: dict[str
     return result["claims"]
 
 
-def access_token(user: AuthUser, *, secret: str, api_url: str, **overrides: Any) -> str:
-    """A signed access token for ``user``; ``overrides`` replace or add claims."""
-    claims = tokens.user_claims(
+def _claims(user: AuthUser, api_url: str) -> dict[str, Any]:
+    return tokens.user_claims(
         user_id=user.id,
         email=user.email,
         app_metadata=user.app_metadata,
@@ -122,22 +121,18 @@ def access_token(user: AuthUser, *, secret: str, api_url: str, **overrides: Any)
         issuer=f"{api_url}/auth/v1",
         is_anonymous=user.is_anonymous,
     )
-    claims.update(overrides)
-    return tokens.sign(claims, secret)
+
+
+def access_token(user: AuthUser, *, secret: str, api_url: str, **overrides: Any) -> str:
+    """A signed access token for ``user``; ``overrides`` replace or add claims."""
+    return tokens.sign({**_claims(user, api_url), **overrides}, secret)
 
 
 def hooked_access_token(
     user: AuthUser, *, secret: str, api_url: str, db_url: str, hook: str | None
 ) -> str:
     """Like ``access_token``, with the claims passed through the custom access token hook."""
-    claims = tokens.user_claims(
-        user_id=user.id,
-        email=user.email,
-        app_metadata=user.app_metadata,
-        user_metadata=user.user_metadata,
-        issuer=f"{api_url}/auth/v1",
-        is_anonymous=user.is_anonymous,
-    )
+    claims = _claims(user, api_url)
     if hook is not None:
         claims = run_access_token_hook(db_url, hook, user.id, claims)
     return tokens.sign(claims, secret)
