@@ -100,10 +100,16 @@ create policy "authors delete their messages"
   );
 
 -- public.message_attachments ------------------------------------------------
+-- a soft-deleted message's attachments vanish with it (and come back when it is restored)
 drop policy if exists "members read attachments in their conversations" on public.message_attachments;
-create policy "members read attachments in their conversations"
+drop policy if exists "members read attachments of live messages" on public.message_attachments;
+create policy "members read attachments of live messages"
   on public.message_attachments for select to authenticated
-  using ((select private.is_active_user()) and conversation_id = any (array(select private.my_conversation_ids())));
+  using (
+    (select private.is_active_user())
+    and conversation_id = any (array(select private.my_conversation_ids()))
+    and message_id <> all (array(select private.my_deleted_message_ids()))
+  );
 
 drop policy if exists "authors attach their own files to their messages" on public.message_attachments;
 create policy "authors attach their own files to their messages"

@@ -38,10 +38,16 @@ create policy "editors delete documents"
   using ((select private.can_write()) and project_id = any (array(select private.my_project_ids_with_role('editor'))));
 
 -- public.document_versions --------------------------------------------------
+-- a soft-deleted document's versions vanish with it (and come back when it is restored)
 drop policy if exists "members read document versions" on public.document_versions;
-create policy "members read document versions"
+drop policy if exists "members read versions of live documents" on public.document_versions;
+create policy "members read versions of live documents"
   on public.document_versions for select to authenticated
-  using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));
+  using (
+    (select private.is_active_user())
+    and project_id = any (array(select private.my_project_ids()))
+    and document_id <> all (array(select private.my_deleted_document_ids()))
+  );
 
 drop policy if exists "editors add versions as themselves" on public.document_versions;
 create policy "editors add versions as themselves"
