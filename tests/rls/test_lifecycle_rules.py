@@ -3,6 +3,7 @@ parent, the service role's share of a row (integration sync state)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import psycopg
@@ -124,3 +125,87 @@ def test_a_deleted_messages_attachments_vanish_and_come_back_with_it(world: Worl
         attachment,
         other,
     }
+
+
+# -- integrations' sync state ---------------------------------------------------------------
+
+
+def test_clients_cannot_set_an_integrations_sync_status(stack: Stack, world: World) -> None:
+    integration = world.integration(world.uid("editor"))
+    editor = world.client("editor")
+    where = {"id": f"eq.{integration}"}
+    for status in ("connected", "syncing", "error"):
+        refused = editor.patch("/integrations", params=where, json={"status": status})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["message"] == "integrations.status can only be changed to revoked"
+    assert world.one(
+        "select status::text from public.integrations where id = %s", (integration,)
+    ) == ("pending")
+
+    # the service role runs the sync
+    stack.service_rest().table("integrations").update(
+        {"status": "error", "last_error": "token expired"}
+    ).eq("id", integration).execute()
+
+    # the user still renames and revokes
+    renamed = editor.patch(
+        "/integrations", params=where, json={"external_account_name": "me"}, headers=REPRESENTATION
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()[0]["status"] == "error"
+    revoked = editor.patch(
+        "/integrations", params=where, json={"status": "revoked"}, headers=REPRESENTATION
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()[0]["status"] == "revoked"
+    again = editor.patch("/integrations", params=where, json={"status": "pending"})
+    assert again.status_code == 403
+
+
+def test_an_integrations_sync_columns_start_empty_whatever_the_client_sends(
+    world: World,
+) -> None:
+    created = world.client("editor").post(
+        "/integrations",
+        json={
+            "provider": "gitlab",
+            "external_account_id": uuid.uuid4().hex,
+            "last_synced_at": "2030-01-01T00:00:00Z",
+            "last_error": "made up",
+        },
+        headers=REPRESENTATION,
+    )
+    assert created.status_code == 201, created.text
+    row = created.json()[0]
+    assert (row["status"], row["last_synced_at"], row["last_error"]) == ("pending", None, None)
+
+    connected = world.client("editor").post(
+        "/integrations",
+        json={"provider": "gitlab", "external_account_id": uuid.uuid4().hex, "status": "connected"},
+    )
+    assert connected.status_code == 403
+
+
+def test_the_service_role_writes_an_integrations_sync_state(stack: Stack, world: World) -> None:
+    service = stack.service_rest()
+    row = (
+        service.table("integrations")
+        .insert(
+            {
+                "user_id": world.uid("editor"),
+                "provider": "jira",
+                "external_account_id": uuid.uuid4().hex,
+                "status": "connected",
+                "last_synced_at": "2030-01-01T00:00:00+00:00",
+            }
+        )
+        .execute()
+        .data[0]
+    )
+    assert row["status"] == "connected"
+    assert row["last_synced_at"].startswith("2030-01-01")
+    service.table("integrations").update({"status": "syncing"}).eq("id", row["id"]).execute()
+    assert (
+        world.one("select status::text from public.integrations where id = %s", (row["id"],))
+        == "syncing"
+    )
