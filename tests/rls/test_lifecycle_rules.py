@@ -209,3 +209,50 @@ def test_the_service_role_writes_an_integrations_sync_state(stack: Stack, world:
         world.one("select status::text from public.integrations where id = %s", (row["id"],))
         == "syncing"
     )
+
+
+# -- project members ------------------------------------------------------------------------
+
+
+def test_admins_add_and_re_role_members_up_to_admin_never_owner(stack: Stack, world: World) -> None:
+    project = world.member_project()
+    admin = world.client("project_admin")
+    newcomer = stack.new_user()
+    added = admin.post(
+        "/project_members",
+        json={"project_id": project, "user_id": newcomer.id, "role": "admin"},
+        headers=REPRESENTATION,
+    )
+    assert added.status_code == 201, added.text
+    where = {"project_id": f"eq.{project}", "user_id": f"eq.{newcomer.id}"}
+    to_owner = admin.patch("/project_members", params=where, json={"role": "owner"})
+    assert to_owner.status_code == 403
+    as_owner = admin.post(
+        "/project_members",
+        json={"project_id": project, "user_id": stack.new_user().id, "role": "owner"},
+    )
+    assert as_owner.status_code == 403
+    by_editor = world.client("editor").post(
+        "/project_members",
+        json={"project_id": project, "user_id": stack.new_user().id, "role": "viewer"},
+    )
+    assert by_editor.status_code == 403
+    demoted = admin.patch(
+        "/project_members", params=where, json={"role": "viewer"}, headers=REPRESENTATION
+    )
+    assert demoted.json()[0]["role"] == "viewer"
+    # an admin removes a member; a viewer leaves; nobody removes the owner
+    removed = admin.delete("/project_members", params=where, headers=REPRESENTATION)
+    assert len(removed.json()) == 1
+    left = world.client("viewer").delete(
+        "/project_members",
+        params={"project_id": f"eq.{project}", "user_id": f"eq.{world.uid('viewer')}"},
+        headers=REPRESENTATION,
+    )
+    assert len(left.json()) == 1
+    owner_row = admin.delete(
+        "/project_members",
+        params={"project_id": f"eq.{project}", "user_id": f"eq.{world.uid('owner')}"},
+        headers=REPRESENTATION,
+    )
+    assert owner_row.json() == []
