@@ -23,6 +23,9 @@ from psycopg.rows import dict_row
 from devstack import gateway_proc, stack, users
 from devstack.config import Config, read_env_file
 
+# PostgREST: answer a write with the rows it wrote (an empty list when RLS let none through)
+REPRESENTATION = {"Prefer": "return=representation"}
+
 
 @dataclass(frozen=True)
 class TestUser:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tests.rls.rows import EXISTING, KEY, NEW, change
-from tests.rls.spec import OPERATIONS, ROLES, SPEC, cells
-from tests.rls.world import World
-from tests.support import Stack
+from tests.rls.spec import HAS_NO_SUCH_ROW, IN_P, OPERATIONS, ROLES, SPEC, cells
+from tests.rls.world import PROJECT_ROLES, World
+from tests.support import REPRESENTATION, Stack
 
 EXPOSED_RELATIONS = """
 select c.relname as name, c.relkind as kind, c.relrowsecurity as rls,
@@ -59,6 +59,14 @@ def test_the_spec_names_every_operation_and_can_make_every_kind_of_row() -> None
             assert set(kinds) <= set(makers), (relation, op, set(kinds) - set(makers))
             for roles in kinds.values():
                 assert set(roles) <= set(ROLES), (relation, op, set(roles) - set(ROLES))
+    for (relation, kind), roles in HAS_NO_SUCH_ROW.items():
+        assert kind in EXISTING[relation], (relation, kind)
+        assert set(roles) <= set(ROLES), (relation, kind, set(roles) - set(ROLES))
+        # a cell left out must be one the spec refuses anyway (no hidden permission)
+        for op in OPERATIONS:
+            assert not roles & SPEC[relation][op].get(kind, frozenset()), (relation, op, kind)
+    # the spec's people in P are the world's
+    assert set(PROJECT_ROLES) & set(ROLES) == IN_P
 
 
 def _current(world: World, relation: str, key: str, value: str) -> dict[str, Any] | None:
@@ -98,7 +106,7 @@ def test_rls_matrix(
 
     if op == "insert":
         body = NEW[relation][kind](world, role)
-        response = http.post(url, json=body, headers={"Prefer": "return=representation"})
+        response = http.post(url, json=body, headers=REPRESENTATION)
         if allowed:
             assert response.status_code == 201, f"{role} should insert {kind}: {response.text}"
             assert len(response.json()) == 1
@@ -107,10 +115,9 @@ def test_rls_matrix(
             assert response.status_code in (401, 403), f"{role} inserted {kind}: {response.text}"
         return
 
-    value = EXISTING[relation][kind](world, role)
-    if value is None:
-        pytest.skip(f"{role} has no row of kind '{kind}' in {relation}")
-    value = str(value)
+    made = EXISTING[relation][kind](world, role)
+    assert made is not None, f"no row of kind '{kind}' in {relation} for {role}"
+    value = str(made)
     where = {key: f"eq.{value}"}
 
     if op == "select":
@@ -121,9 +128,7 @@ def test_rls_matrix(
 
     elif op == "update":
         patch = change(relation, kind, role)
-        response = http.patch(
-            url, params=where, json=patch, headers={"Prefer": "return=representation"}
-        )
+        response = http.patch(url, params=where, json=patch, headers=REPRESENTATION)
         if allowed:
             assert response.status_code == 200, response.text
             assert len(response.json()) == 1, f"{role} updated nothing: {response.text}"
