@@ -11,14 +11,12 @@ import pytest
 
 from tests.rls.spec import SPEC
 from tests.rls.world import World
-from tests.support import Stack
-
-REPRESENTATION = {"Prefer": "return=representation"}
+from tests.support import REPRESENTATION, Stack
 
 
-def call_hook(stack: Stack, user_id: str) -> dict[str, Any]:
-    """Call the hook the way Supabase Auth does: as supabase_auth_admin, with an event."""
-    event = {
+def hook_event(user_id: str) -> dict[str, Any]:
+    """The event Supabase Auth gives the hook: the claims it is about to sign."""
+    return {
         "user_id": user_id,
         "authentication_method": "password",
         "claims": {
@@ -35,6 +33,11 @@ def call_hook(stack: Stack, user_id: str) -> dict[str, Any]:
             "app_metadata": {"provider": "email"},
         },
     }
+
+
+def call_hook(stack: Stack, user_id: str) -> dict[str, Any]:
+    """Call the hook the way Supabase Auth does: as supabase_auth_admin, with an event."""
+    event = hook_event(user_id)
     with psycopg.connect(stack.env["DB_URL"]) as conn:
         conn.execute("set role supabase_auth_admin")
         row = conn.execute(
@@ -51,8 +54,15 @@ def test_the_access_token_hook_puts_the_platform_role_in_the_claims(stack: Stack
     assert claims["user_role"] == "user"
     assert claims["app_metadata"] == {"provider": "email", "platform_role": "user"}
     # the claims Supabase requires are passed through untouched
+    sent = hook_event(user.id)["claims"]
     for required in ("aud", "exp", "iat", "sub", "role", "aal", "session_id", "email", "phone"):
-        assert required in claims
+        assert claims[required] == sent[required], required
+    # and nothing else changes: the hook only adds the platform role
+    assert claims == {
+        **sent,
+        "user_role": "user",
+        "app_metadata": {**sent["app_metadata"], "platform_role": "user"},
+    }
 
     stack.sql("update public.user_roles set role = 'admin' where user_id = %s", (user.id,))
     assert call_hook(stack, user.id)["claims"]["user_role"] == "admin"
