@@ -39,7 +39,9 @@ def test_anon_key_reaches_postgrest_through_the_gateway(stack: Stack) -> None:
     assert response.json()["swagger"] == "2.0"  # PostgREST's OpenAPI root
 
 
-def test_apikey_as_query_parameter_is_accepted_and_not_forwarded(stack: Stack) -> None:
+def test_apikey_as_query_parameter_is_accepted(stack: Stack) -> None:
+    # that the gateway does not forward it to PostgREST (which would read it as a filter):
+    # test_gateway_forwards_the_query_string_as_sent
     response = stack.http().get(ROOT_PATH, params={"apikey": stack.env["ANON_KEY"]})
     assert response.status_code == 200
 
@@ -134,15 +136,20 @@ def test_wrong_audience_is_401(stack: Stack) -> None:
 
 
 # -- tokens --------------------------------------------------------------------------------
-def test_token_command_prints_a_jwt_in_supabase_claim_shape(stack: Stack) -> None:
-    email = f"cli-{uuid.uuid4().hex[:8]}@example.test"
-    result = subprocess.run(
+def _token_cli(stack: Stack, email: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "devstack", "token", "--email", email],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         cwd=stack.cfg.root,
     )
+
+
+def test_token_command_prints_a_jwt_in_supabase_claim_shape(stack: Stack) -> None:
+    email = f"cli-{uuid.uuid4().hex[:8]}@example.test"
+    result = _token_cli(stack, email)
+    assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     assert "\n" not in token
     claims = jwt.decode(
@@ -173,32 +180,27 @@ def test_token_command_prints_a_jwt_in_supabase_claim_shape(stack: Stack) -> Non
     assert rows == [{"id": claims["sub"]}]
 
 
-def _token_cli(stack: Stack, email: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "devstack", "token", "--email", email],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=stack.cfg.root,
-    )
-
-
 def test_token_command_runs_the_custom_access_token_hook(stack: Stack) -> None:
+    # the hook is part of the project (supabase/config.toml, migrations): always enabled
     hook = users.access_token_hook(stack.cfg.root / "supabase" / "config.toml")
-    if hook is None or not stack.sql("select to_regproc(%s) is not null as ok", (hook,))[0]["ok"]:
-        pytest.skip("no custom access token hook enabled")
+    assert hook == "public.custom_access_token_hook"
+    assert stack.sql("select to_regproc(%s) is not null as ok", (hook,)) == [{"ok": True}]
     email = f"hook-{uuid.uuid4().hex[:8]}@example.test"
     result = _token_cli(stack, email)
     assert result.returncode == 0, result.stderr
     claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
-    assert "user_role" in claims  # added by the hook, as Supabase Auth would
+    # added by the hook, as Supabase Auth would: a new user's platform role
+    assert claims["user_role"] == "user"
+    assert claims["app_metadata"]["platform_role"] == "user"
 
 
 def test_token_command_refuses_a_user_the_hook_refuses(stack: Stack) -> None:
-    if not stack.sql("select to_regclass('public.user_roles') is not null as ok")[0]["ok"]:
-        pytest.skip("no platform roles yet")
     user = stack.new_user()
-    stack.sql("update public.user_roles set disabled_at = now() where user_id = %s", (user.id,))
+    disabled = stack.sql(
+        "update public.user_roles set disabled_at = now() where user_id = %s returning user_id",
+        (user.id,),
+    )
+    assert len(disabled) == 1
     result = _token_cli(stack, user.email)
     assert result.returncode != 0
     assert result.stdout == ""
@@ -206,6 +208,20 @@ def test_token_command_refuses_a_user_the_hook_refuses(stack: Stack) -> None:
 
 
 def test_token_command_reuses_the_existing_user(stack: Stack) -> None:
+    email = f"again-{uuid.uuid4().hex[:8]}@example.test"
+    subjects = []
+    for _ in range(2):
+        result = _token_cli(stack, email)
+        assert result.returncode == 0, result.stderr
+        subjects.append(
+            jwt.decode(result.stdout.strip(), options={"verify_signature": False})["sub"]
+        )
+    assert subjects[0] == subjects[1]
+    rows = stack.sql("select id::text from auth.users where email = %s", (email,))
+    assert rows == [{"id": subjects[0]}]
+
+
+def test_new_user_reuses_the_existing_user(stack: Stack) -> None:
     user = stack.new_user()
     again = stack.new_user(user.email)
     assert again.id == user.id
@@ -247,8 +263,7 @@ def test_supabase_py_client_works_unchanged(stack: Stack) -> None:
         "where n.nspname = 'public' and c.relkind in ('r', 'v', 'p') "
         "and has_table_privilege('anon', c.oid, 'select') order by 1 limit 1"
     )
-    if not tables:
-        pytest.skip("no table in public that anon may read yet")
+    assert tables, "no table in public that anon may read"
     result = client.table(tables[0]["table_name"]).select("*").limit(1).execute()
     assert isinstance(result.data, list)
 
@@ -262,8 +277,7 @@ def test_gateway_mounts_every_function_folder(stack: Stack) -> None:
 
 
 def test_supabase_py_invokes_a_function_through_the_gateway(stack: Stack) -> None:
-    if not (stack.cfg.functions_dir / "health" / "app.py").exists():
-        pytest.skip("no health function yet")
+    assert (stack.cfg.functions_dir / "health" / "app.py").exists()
     client = create_client(stack.env["API_URL"], stack.env["ANON_KEY"])
     body = client.functions.invoke("health", {"method": "GET"})
     assert json.loads(body)["status"] in {"ok", "degraded"}
@@ -279,8 +293,7 @@ def test_supabase_py_invokes_a_function_through_the_gateway(stack: Stack) -> Non
     ],
 )
 def test_gateway_forwards_the_query_string_as_sent(stack: Stack, query: str) -> None:
-    if not stack.sql("select to_regclass('public.projects') is not null as ok")[0]["ok"]:
-        pytest.skip("no projects table yet")
+    assert stack.sql("select to_regclass('public.projects') is not null as ok") == [{"ok": True}]
     user = stack.new_user()
     auth = {"Authorization": f"Bearer {user.token}"}
     direct = httpx.get(f"{stack.env['POSTGREST_URL']}/projects?{query}", headers=auth)
