@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
-
 from core import log
 from core.events import SqsEvent, SqsRecord
 
 
 class PermanentRecordError(Exception):
     """A record that will never succeed (bad payload). Still reported as failed so it reaches
-    the dead-letter queue after the configured receive count, where a person can see it."""
+    the dead-letter queue after the configured receive count, where a person can see it.
+    Only this is logged as ``rejected``; any other exception (a bug, an outage) as ``error``."""
 
 
 def context_request_id(context: Any) -> str:
@@ -45,7 +44,7 @@ def process_sqs_batch(
         with log.bind(ctx):
             try:
                 record_handler(record)
-            except (PermanentRecordError, ValidationError, ValueError) as exc:
+            except PermanentRecordError as exc:
                 failures.append({"itemIdentifier": record.message_id})
                 log.warning(
                     "record",

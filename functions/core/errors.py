@@ -45,5 +45,5 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def validation_error(exc: ValidationError) -> ApiError:
-    return ApiError(422, "validation_failed", describe_validation_error(exc))
+def validation_error(exc: ValidationError, prefix: str = "") -> ApiError:
+    return ApiError(422, "validation_failed", prefix + describe_validation_error(exc))

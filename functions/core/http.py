@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core import log
 from core.auth import Caller, TokenVerifier
-from core.errors import ApiError, describe_validation_error
+from core.errors import ApiError, validation_error
 
 M = TypeVar("M", bound=BaseModel)
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -159,7 +159,7 @@ async def read_body(request: Request, model: type[M]) -> M:
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
-        raise ApiError(422, "validation_failed", describe_validation_error(exc)) from None
+        raise validation_error(exc) from None
 
 
 def path_uuid(request: Request, name: str) -> uuid.UUID:

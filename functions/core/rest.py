@@ -89,6 +89,7 @@ class Rest:
         json: Any = None,
         prefer: str | None = None,
         headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         hdrs = dict(self._headers)
         if prefer:
@@ -97,7 +98,12 @@ class Rest:
             hdrs.update(headers)
         try:
             response = http_client(self._timeout).request(
-                method, f"{self._base}/{path.lstrip('/')}", params=params, json=json, headers=hdrs
+                method,
+                f"{self._base}/{path.lstrip('/')}",
+                params=params,
+                json=json,
+                headers=hdrs,
+                timeout=self._timeout if timeout is None else timeout,
             )
         except httpx.HTTPError as exc:
             raise ApiError(503, "data_api_unavailable", "the data API is not reachable") from exc
@@ -108,9 +114,12 @@ class Rest:
     def select(self, table: str, params: dict[str, str]) -> list[dict[str, Any]]:
         return self.request("GET", table, params=params).json()
 
-    def insert(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
-        rows = self.request("POST", table, json=row, prefer="return=representation").json()
-        return rows[0]
+    def insert(
+        self, table: str, row: dict[str, Any], params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        return self.request(
+            "POST", table, params=params, json=row, prefer="return=representation"
+        ).json()[0]
 
     def update(
         self, table: str, params: dict[str, str], values: dict[str, Any]

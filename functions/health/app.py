@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import aws
+from core import aws, log
 from core.errors import ApiError
 from core.http import FunctionApp, current_request_id, json_response
 from core.rest import Rest, http_client
@@ -62,11 +62,13 @@ def check_database(settings: Settings) -> tuple[bool, str]:
     when it cannot reach Postgres, which separates 'database down' from 'PostgREST down'."""
     try:
         answer = Rest(settings, settings.supabase_anon_key.get_secret_value()).request(
-            "GET", "rpc/health_check", headers={"Accept": "application/json"}
+            "GET", "rpc/health_check", headers={"Accept": "application/json"}, timeout=CHECK_TIMEOUT
         )
     except ApiError as exc:
         return False, f"query failed ({exc.code})"
-    return answer.json() is True, "ok"
+    if answer.content.strip() != b"true":
+        return False, "unexpected answer"
+    return True, "ok"
 
 
 def check_s3(settings: Settings) -> tuple[bool, str]:
@@ -92,6 +94,9 @@ def create_app(settings: Settings) -> Starlette:
             )
         except TimeoutError:
             ok, detail = False, "timed out"
+        except Exception as exc:  # a failing check is a failing part, never a 500
+            log.exception("health check failed", exc, check=name)
+            ok, detail = False, f"check failed ({type(exc).__name__})"
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         return name, Check(ok=ok, detail=detail, duration_ms=elapsed)
 
