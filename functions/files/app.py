@@ -14,12 +14,12 @@ from starlette.responses import Response
 
 from core import ratelimit
 from core.auth import TokenVerifier
-from core.errors import ApiError, describe_validation_error
+from core.errors import validation_error
 from core.events import DatabaseWebhook
 from core.http import FunctionApp, authenticate, json_response, path_uuid, read_body
 from core.settings import Settings, load_settings
 from core.webhooks import SECRET_HEADER, verify_secret
-from files import service
+from files import FUNCTION, REQUIRED, service
 from files.models import (
     DownloadResponse,
     ObjectCleanup,
@@ -27,9 +27,6 @@ from files.models import (
     UploadResponse,
     WebhookAccepted,
 )
-
-FUNCTION = "files"
-REQUIRED = ("files_bucket", "supabase_service_role_key")
 
 _ERRORS = {
     400: ("Malformed request", None),
@@ -129,9 +126,7 @@ def create_app(settings: Settings) -> Starlette:
                     )
                 )
             except ValidationError as exc:
-                raise ApiError(
-                    422, "validation_failed", "old_record: " + describe_validation_error(exc)
-                ) from None
+                raise validation_error(exc, "old_record: ") from None
         queued = await run_in_threadpool(service.enqueue_cleanup, settings, cleanups)
         return json_response(WebhookAccepted(accepted=True, queued=queued), 202)
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from core import aws, log
 from core.auth import Caller
-from core.errors import ApiError, not_found
+from core.errors import ApiError, forbidden, not_found
 from core.limits import MAX_FILE_BYTES, content_matches_type
 from core.rest import as_caller, as_service
 from core.settings import Settings
@@ -42,22 +42,10 @@ def sign_upload(settings: Settings, caller: Caller, req: UploadRequest) -> Uploa
         "bucket": settings.files_bucket,
     }
     try:
-        created = (
-            as_caller(settings, caller.token)
-            .request(
-                "POST",
-                "files",
-                params={"select": FILE_COLUMNS},
-                json=row,
-                prefer="return=representation",
-            )
-            .json()[0]
-        )
+        created = as_caller(settings, caller.token).insert("files", row, {"select": FILE_COLUMNS})
     except ApiError as exc:
         if exc.status == 403:
-            raise ApiError(
-                403, "forbidden", "you may not upload files there (editors and above only)"
-            ) from None
+            raise forbidden("you may not upload files there (editors and above only)") from None
         raise
     expires = settings.upload_url_expires_seconds
     key = created["object_key"]
@@ -117,10 +105,14 @@ def _is_missing(exc: Exception) -> bool:
     return code in ("404", "NoSuchKey", "NotFound")
 
 
-def _mark(settings: Settings, file_id: str, status_now: str, values: dict[str, Any]) -> bool:
-    """Move a row on from ``status_now``; False when another delivery already did."""
+def _mark(
+    settings: Settings, file_id: str, status_now: str, values: dict[str, Any], **filters: str
+) -> bool:
+    """Move a row on from ``status_now`` (and ``filters``); False when it was not there."""
     updated = as_service(settings).update(
-        "files", {"id": f"eq.{file_id}", "status": f"eq.{status_now}", "select": "id"}, values
+        "files",
+        {"id": f"eq.{file_id}", "status": f"eq.{status_now}", "select": "id", **filters},
+        values,
     )
     return bool(updated)
 
@@ -182,8 +174,18 @@ def verify_uploaded_object(settings: Settings, bucket: str, key: str) -> str:
     if not problems:
         if row["status"] == "ready":
             return "already_ready"
-        _mark(settings, row["id"], "pending", {"status": "ready"})
-        return "ready"
+        # Never once past the TTL: the expiry may already have queued the object's removal
+        # (it then fails the row). Not marked: another delivery did it, or too late.
+        cutoff = _now() - timedelta(seconds=settings.pending_upload_ttl_seconds)
+        if _mark(
+            settings,
+            row["id"],
+            "pending",
+            {"status": "ready"},
+            created_at=f"gte.{cutoff.isoformat()}",
+        ):
+            return "ready"
+        return "not_marked"
     s3.delete_object(Bucket=bucket, Key=key)
     reason = "; ".join(problems)
     _mark(settings, row["id"], row["status"], {"status": "failed", "failure_reason": reason})
@@ -193,49 +195,81 @@ def verify_uploaded_object(settings: Settings, bucket: str, key: str) -> str:
 
 # --- cleanup queue (service role) ---------------------------------------------------------------
 def enqueue_cleanup(settings: Settings, messages: list[ObjectCleanup]) -> int:
-    if not messages:
-        return 0
-    if not settings.files_cleanup_queue_url:
-        raise ApiError(503, "queue_unavailable", "no cleanup queue is configured")
+    """Queue the removals, ten to a batch; raise unless SQS took every message. SQS reports
+    refused entries in ``Failed`` without raising, so they are checked here: the webhook then
+    answers 503 (Supabase retries it) and the schedule fails visibly. A retry may queue a
+    removal twice, which is harmless."""
     sqs = aws.sqs(settings)
     for i in range(0, len(messages), 10):
         chunk = messages[i : i + 10]
-        sqs.send_message_batch(
+        answer = sqs.send_message_batch(
             QueueUrl=settings.files_cleanup_queue_url,
             Entries=[
                 {"Id": str(n), "MessageBody": m.model_dump_json()} for n, m in enumerate(chunk)
             ],
         )
+        if failed := answer.get("Failed"):
+            log.warning(
+                "cleanup messages refused",
+                refused=[{k: f.get(k) for k in ("Code", "Message", "SenderFault")} for f in failed],
+            )
+            raise ApiError(
+                503,
+                "queue_unavailable",
+                f"the cleanup queue refused {len(failed)} of {len(chunk)} messages",
+            )
     return len(messages)
 
 
 def delete_object(settings: Settings, message: ObjectCleanup) -> None:
-    if message.bucket != settings.files_bucket:
-        raise ValueError(f"bucket {message.bucket!r} is not this function's bucket")
     aws.s3(settings).delete_object(Bucket=message.bucket, Key=message.key)
 
 
 # --- schedule (service role) ---------------------------------------------------------------
+EXPIRE_BATCH = 100
+
+
 def expire_pending_uploads(settings: Settings, now: datetime | None = None) -> int:
-    """Mark uploads still pending after the TTL as failed and queue their objects' removal."""
+    """Fail uploads still pending after the TTL, after queueing their objects' removal.
+
+    Queue first, then mark: if queueing fails, the rows stay pending and the next run queues
+    them again (removal is idempotent). The mark is conditional on ``pending``, and a row past
+    the TTL can no longer become ready (:func:`verify_uploaded_object`), so no ready file's
+    object is ever queued for removal.
+    """
     cutoff = (now or _now()) - timedelta(seconds=settings.pending_upload_ttl_seconds)
     svc = as_service(settings)
-    expired = svc.update(
-        "files",
-        {
-            "status": "eq.pending",
-            "created_at": f"lt.{cutoff.isoformat()}",
-            "select": "id,bucket,object_key",
-        },
-        {"status": "failed", "failure_reason": "upload not completed in time"},
-    )
-    cleanups = [
-        ObjectCleanup(bucket=r["bucket"], key=r["object_key"], file_id=r["id"], reason="expired")
-        for r in expired
-    ]
-    if settings.files_cleanup_queue_url:
-        enqueue_cleanup(settings, cleanups)
-    else:
-        for cleanup in cleanups:
-            delete_object(settings, cleanup)
-    return len(expired)
+    expired = 0
+    while True:
+        rows = svc.select(
+            "files",
+            {
+                "status": "eq.pending",
+                "created_at": f"lt.{cutoff.isoformat()}",
+                "select": "id,bucket,object_key",
+                "order": "created_at",
+                "limit": str(EXPIRE_BATCH),
+            },
+        )
+        enqueue_cleanup(
+            settings,
+            [
+                ObjectCleanup(
+                    bucket=r["bucket"], key=r["object_key"], file_id=r["id"], reason="expired"
+                )
+                for r in rows
+            ],
+        )
+        if rows:
+            marked = svc.update(
+                "files",
+                {
+                    "id": f"in.({','.join(r['id'] for r in rows)})",
+                    "status": "eq.pending",
+                    "select": "id",
+                },
+                {"status": "failed", "failure_reason": "upload not completed in time"},
+            )
+            expired += len(marked)
+        if len(rows) < EXPIRE_BATCH:
+            return expired

@@ -127,7 +127,7 @@ def _cleanup_message(env: dict[str, str], key: str) -> str:
 def test_sqs_batch_with_one_poisoned_record_reports_only_that_record(
     functions_env: dict[str, str], log_lines: io.StringIO
 ) -> None:
-    from files.handler import cleanup_objects
+    from files.events import cleanup_objects
 
     s3 = s3_client(functions_env)
     keys = [f"files/{uuid.uuid4()}/{uuid.uuid4()}" for _ in range(3)]
@@ -161,7 +161,7 @@ def test_sqs_batch_with_one_poisoned_record_reports_only_that_record(
 def test_an_invalid_sqs_event_fails_the_whole_invocation(functions_env: dict[str, str]) -> None:
     from pydantic import ValidationError
 
-    from files.handler import cleanup_objects
+    from files.events import cleanup_objects
 
     with pytest.raises(ValidationError):
         cleanup_objects({"Records": [{"body": "x"}]}, _context())
@@ -170,7 +170,7 @@ def test_an_invalid_sqs_event_fails_the_whole_invocation(functions_env: dict[str
 def test_scheduled_event_sample_runs_the_expiry(
     stack: Stack, team: Team, functions_env: dict[str, str]
 ) -> None:
-    from files.handler import expire_pending_uploads
+    from files.events import expire_pending_uploads
 
     data = b"never uploaded"
     file_id = sign_upload(
@@ -189,6 +189,41 @@ def test_scheduled_event_sample_runs_the_expiry(
     assert row == {"status": "failed", "failure_reason": "upload not completed in time"}
 
 
+def test_expiry_queues_removal_before_failing_the_row(
+    stack: Stack, team: Team, functions_env: dict[str, str], make_settings: Any
+) -> None:
+    from files import service
+
+    data = b"arrived too late"
+    body = sign_upload(stack, team.members["editor"], upload_request(team.project_id, data)).json()
+    file_id, key = body["file"]["id"], body["upload"]["fields"]["key"]
+    stack.sql(
+        "set session_replication_role = replica;"
+        f"update public.files set created_at = now() - interval '2 hours'"
+        f" where id = '{uuid.UUID(file_id)}'"
+    )
+    post_to_s3(body["upload"], data, "text/plain")
+    # Past the TTL an upload no longer becomes ready, even when it matches.
+    settings = make_settings()
+    assert service.verify_uploaded_object(settings, settings.files_bucket, key) == "not_marked"
+
+    missing_queue = functions_env["FILES_CLEANUP_QUEUE_URL"].rsplit("/", 1)[0] + "/no-such-queue"
+    with pytest.raises(Exception, match=r"NonExistentQueue|QueueDoesNotExist|does not exist"):
+        service.expire_pending_uploads(make_settings(files_cleanup_queue_url=missing_queue))
+    # Queueing failed, so the row is still pending and the next run picks it up again.
+    assert wait_for_status(stack, file_id, attempts=1)["status"] == "pending"
+    assert object_exists(functions_env, key)
+
+    assert service.expire_pending_uploads(settings) >= 1
+    row = wait_for_status(stack, file_id, attempts=1)
+    assert (row["status"], row["failure_reason"]) == ("failed", "upload not completed in time")
+    for _ in range(120):  # the cleanup queue, through the local event host
+        if not object_exists(functions_env, key):
+            break
+        time.sleep(0.25)
+    assert not object_exists(functions_env, key)
+
+
 def test_make_invoke_runs_a_schedule(stack: Stack) -> None:
     import subprocess
     import sys
@@ -203,19 +238,95 @@ def test_make_invoke_runs_a_schedule(stack: Stack) -> None:
     assert '"expired"' in out.stdout.strip().splitlines()[-1]
 
 
-def test_s3_handler_skips_the_test_event_and_unknown_buckets(functions_env: dict[str, str]) -> None:
-    from files.handler import object_created
+def test_s3_handler_skips_the_test_event_and_unknown_buckets(
+    functions_env: dict[str, str], log_lines: io.StringIO
+) -> None:
+    from files.events import object_created
 
     assert object_created(
         {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"}, _context()
     ) == {"records": 0}
     assert object_created(S3_SAMPLE, _context()) == {"records": 1}
+    records = [r for r in log_records(log_lines) if r["message"] == "record"]
+    assert [(r["bucket"], r["outcome"]) for r in records] == [
+        ("DOC-EXAMPLE-BUCKET", "ignored_other_bucket")
+    ]
+
+
+def test_a_record_handler_bug_is_an_error_not_a_rejected_record(
+    functions_env: dict[str, str], log_lines: io.StringIO
+) -> None:
+    from core.batch import PermanentRecordError, process_sqs_batch
+
+    def handler(record: Any) -> None:
+        if record.body == "bad payload":
+            raise PermanentRecordError("bad payload")
+        raise ValueError("a bug")
+
+    messages = [
+        {"MessageId": "bad", "ReceiptHandle": "rh-1", "Body": "bad payload"},
+        {"MessageId": "bug", "ReceiptHandle": "rh-2", "Body": "fine"},
+    ]
+    event = sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:q", "us-east-1")
+    result = process_sqs_batch(event, _context(), handler, function="test")
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad"}, {"itemIdentifier": "bug"}]}
+    records = [r for r in log_records(log_lines) if r["message"] == "record"]
+    assert {r["message_id"]: (r["level"], r["outcome"]) for r in records} == {
+        "bad": ("WARNING", "rejected"),
+        "bug": ("ERROR", "error"),
+    }
+
+
+def test_a_cleanup_message_for_another_bucket_is_rejected(
+    functions_env: dict[str, str], log_lines: io.StringIO
+) -> None:
+    from files.events import cleanup_objects
+
+    body = json.dumps({"bucket": "other", "key": f"files/{uuid.uuid4()}/{uuid.uuid4()}"})
+    messages = [{"MessageId": "other", "ReceiptHandle": "rh", "Body": body}]
+    event = sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:cleanup", "us-east-1")
+    assert cleanup_objects(event, _context()) == {
+        "batchItemFailures": [{"itemIdentifier": "other"}]
+    }
+    (record,) = [r for r in log_records(log_lines) if r["message"] == "record"]
+    assert record["outcome"] == "rejected" and "other" in record["reason"]
+
+
+def test_refused_cleanup_messages_fail_the_enqueue(functions_env: dict[str, str]) -> None:
+    # moto only refuses batch entries for an invalid DelaySeconds, which the service never
+    # sends, so SQS's answer with a Failed entry comes from botocore's Stubber here.
+    from botocore.stub import Stubber
+
+    from core import aws
+    from core.errors import ApiError
+    from files import service
+    from files.events import settings
+    from files.models import ObjectCleanup
+
+    cleanups = [
+        ObjectCleanup(bucket=settings.files_bucket, key=f"files/{uuid.uuid4()}/{uuid.uuid4()}")
+        for _ in range(2)
+    ]
+    with Stubber(aws.sqs(settings)) as sqs:
+        sqs.add_response(
+            "send_message_batch",
+            {
+                "Successful": [{"Id": "0", "MessageId": "m-0", "MD5OfMessageBody": "0" * 32}],
+                "Failed": [
+                    {"Id": "1", "SenderFault": False, "Code": "InternalError", "Message": "x"}
+                ],
+            },
+        )
+        with pytest.raises(ApiError) as refused:
+            service.enqueue_cleanup(settings, cleanups)
+        sqs.assert_no_pending_responses()
+    assert (refused.value.status, refused.value.code) == (503, "queue_unavailable")
 
 
 def test_s3_notification_is_idempotent(
     stack: Stack, team: Team, functions_env: dict[str, str]
 ) -> None:
-    from files.handler import object_created
+    from files.events import object_created
 
     data = b"twice delivered"
     body = sign_upload(stack, team.members["editor"], upload_request(team.project_id, data)).json()

@@ -138,6 +138,33 @@ def test_settings_come_from_ssm(config: dict[str, Any]) -> None:
         assert has_key == name.startswith("files"), name
 
 
+def test_every_files_function_gets_the_settings_it_requires(config: dict[str, Any]) -> None:
+    from files import REQUIRED
+
+    provider = set(config["provider"]["environment"])
+    for name, function in config["functions"].items():
+        if name.startswith("files"):
+            given = provider | set(function.get("environment", {}))
+            assert {r.upper() for r in REQUIRED} <= given, name
+
+
+def test_event_handlers_do_not_build_the_http_app(functions_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    http = "{'files.app', 'mangum', 'starlette', 'core.http'}"
+    code = f"import sys, files.events; print(sorted({http} & {{*sys.modules}}))"
+    out = subprocess.run(  # functions_env is in os.environ
+        [sys.executable, "-c", code],
+        cwd=ROOT / "functions",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert out.stdout.strip() == "[]"
+
+
 def test_packaged_template_passes_cfn_lint(tmp_path: Path) -> None:
     # The code only (no dependencies): the template does not depend on the zip's content,
     # and this keeps the test offline. `make package` builds the real artifact.
