@@ -232,16 +232,15 @@ def test_embedding_does_not_reach_rows_the_caller_cannot_read(world: World) -> N
     )
     assert rows == [{"id": event, "projects": None, "profiles": None}]
 
-    # an outsider's own profile embeds only their own (no) memberships
-    own = (
-        world.client("outsider")
-        .get(
-            "/profiles",
+    # an outsider's own profile embeds only their own (no) memberships; a fresh one, as the
+    # session's outsider creates projects of their own in the matrix
+    outsider = world.stack.new_user()
+    with world.stack.http(outsider.token) as http:
+        own = http.get(
+            "/rest/v1/profiles",
             params={"select": "id,project_members!project_members_user_id_fkey(project_id)"},
-        )
-        .json()
-    )
-    assert own == [{"id": world.uid("outsider"), "project_members": []}]
+        ).json()
+    assert own == [{"id": outsider.id, "project_members": []}]
 
     # a project's embedded tasks leave out soft-deleted ones
     task = world.task(world.project_p)
