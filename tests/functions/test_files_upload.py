@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 import uuid
 
 import httpx
@@ -20,6 +19,7 @@ from tests.functions.conftest import (
     sign_upload,
     upload_request,
     wait_for_status,
+    wait_until_object_gone,
 )
 from tests.support import Stack
 
@@ -196,11 +196,7 @@ def test_an_object_posted_to_a_different_key_is_removed(stack: Stack, team: Team
     body = sign_upload(stack, team.members["editor"], upload_request(team.project_id, DATA)).json()
     other_key = f"files/{team.project_id}/{uuid.uuid4()}"
     post_to_s3(body["upload"], DATA, "text/plain", key=other_key)
-    for _ in range(120):
-        if not object_exists(stack.env, other_key):
-            break
-        time.sleep(0.25)
-    assert not object_exists(stack.env, other_key)
+    assert wait_until_object_gone(stack.env, other_key)
     assert wait_for_status(stack, body["file"]["id"], attempts=4)["status"] == "pending"
 
 

@@ -22,6 +22,7 @@ from tests.functions.conftest import (
     sign_upload,
     upload_request,
     wait_for_status,
+    wait_until_object_gone,
 )
 from tests.support import Stack
 
@@ -217,11 +218,7 @@ def test_expiry_queues_removal_before_failing_the_row(
     assert service.expire_pending_uploads(settings) >= 1
     row = wait_for_status(stack, file_id, attempts=1)
     assert (row["status"], row["failure_reason"]) == ("failed", "upload not completed in time")
-    for _ in range(120):  # the cleanup queue, through the local event host
-        if not object_exists(functions_env, key):
-            break
-        time.sleep(0.25)
-    assert not object_exists(functions_env, key)
+    assert wait_until_object_gone(functions_env, key)
 
 
 def test_make_invoke_runs_a_schedule(stack: Stack) -> None:
@@ -439,8 +436,4 @@ def test_deleting_a_file_row_removes_its_object_through_webhook_and_queue(
     replay = _webhook(stack, hook, stack.env["WEBHOOK_SECRET"])
     assert first.status_code == replay.status_code == 202
     assert first.json() == {"accepted": True, "queued": 1}
-    for _ in range(120):
-        if not object_exists(stack.env, key):
-            break
-        time.sleep(0.25)
-    assert not object_exists(stack.env, key)
+    assert wait_until_object_gone(stack.env, key)
