@@ -42,8 +42,7 @@ test: deps ## the whole suite against the real local stack (started or reused)
 bench: deps ## RLS cost at scale (seeds a separate `bench` database; BENCH_SCALE=0.1 for a quick run)
 	$(PY) -m bench.run $(BENCH_ARGS)
 
-bench-functions: up ## cold import per handler and upload-signing req/s (bench/README.md)
-	@test -d .build/lambda || $(MAKE) -s package
+bench-functions: up package ## cold import per handler and upload-signing req/s (bench/README.md)
 	$(PY) bench/functions_bench.py
 
 types: deps ## TypeScript types and Python models of the exposed schema -> types/ (stack up)

@@ -268,8 +268,9 @@ How to read these:
   token; boto3 is not imported until the first S3 or SQS call; postgrest-py (about 240 ms)
   and supabase-py (about 300 ms) are not used (`core.rest` is a thin httpx client). The
   columns are cumulative and overlap: the module that first imports a shared dependency is
-  charged for it (health's `core.http` carries pydantic's model machinery, which files has
-  already loaded through `core.events`).
+  charged for it (`core.http` carries pydantic's model machinery in the HTTP handlers).
+  `files.events` is the entry of the S3, SQS and schedule Lambdas: it never imports the
+  HTTP app (no Starlette, Mangum or `core.http`).
 - "first call" is the first request after the import (JWT library, boto3 and the pooled HTTP
   client are loaded then), so "total" is what a cold start adds to the first request.
 - Upload signing does three trips through the local gateway per request (the request itself,
