@@ -48,8 +48,7 @@ def start(cfg: Config) -> None:
     if pid is not None:
         print("gateway: code changed since it started, restarting", file=sys.stderr)
         stop(cfg)
-    if procs.port_open(cfg.api_port):
-        raise procs.StackError(f"gateway: port {cfg.api_port} is already in use (set API_PORT)")
+    procs.ensure_port_free("gateway", cfg.api_port, "API_PORT", log_file(cfg))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(cfg.root), env.get("PYTHONPATH", "")) if p)
     env["DEVSTACK_DIR"] = str(cfg.state_dir)
