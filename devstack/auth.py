@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import secrets
 import string
@@ -51,6 +52,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from devstack import tokens, users
+
+log = logging.getLogger("devstack.auth")
 
 PREFIX = "/auth/v1"
 API_VERSION_HEADER = "X-Supabase-Api-Version"
@@ -610,12 +613,19 @@ class AuthApi:
                 )
         return user, session_id
 
-    async def dispatch(self, request: Request, handler: Callable[..., Any]) -> Response:
+    async def dispatch(
+        self, request: Request, handler: Callable[..., Any], db_error: str
+    ) -> Response:
         try:
             params = await self._params(request) if request.method in ("POST", "PUT") else {}
             result = await run_in_threadpool(handler, request, params)
         except (AuthError, OAuthError) as exc:
             return error_response(request, exc)
+        except psycopg.Error as exc:
+            # as Auth answers a failed statement (a trigger's error, a restricting foreign
+            # key ...): 500 unexpected_failure with a fixed message; the cause in the log
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+            return error_response(request, AuthError(500, "unexpected_failure", db_error))
         if isinstance(result, Response):
             return result
         return JSONResponse(result)
@@ -1100,25 +1110,35 @@ class AuthApi:
 
     # -- routes -------------------------------------------------------------------------
     def routes(self) -> list[Route]:
-        def route(path: str, handler: Callable[..., Any], methods: list[str]) -> Route:
+        def route(
+            path: str,
+            handler: Callable[..., Any],
+            methods: list[str],
+            db_error: str = "Database error querying schema",
+        ) -> Route:
             async def endpoint(request: Request) -> Response:
-                return await self.dispatch(request, handler)
+                return await self.dispatch(request, handler, db_error)
 
             return Route(PREFIX + path, endpoint, methods=methods)
 
         return [
             route("/health", self.health, ["GET"]),
             route("/settings", self.app_settings, ["GET"]),
-            route("/signup", self.signup, ["POST"]),
-            route("/token", self.token, ["POST"]),
-            route("/logout", self.logout, ["POST"]),
+            route("/signup", self.signup, ["POST"], "Database error saving new user"),
+            route("/token", self.token, ["POST"], "Database error granting user"),
+            route("/logout", self.logout, ["POST"], "Error logging out user"),
             route("/user", self.get_user, ["GET"]),
-            route("/user", self.update_user, ["PUT"]),
-            route("/admin/users", self.admin_list, ["GET"]),
-            route("/admin/users", self.admin_create, ["POST"]),
-            route("/admin/users/{user_id}", self.admin_get, ["GET"]),
-            route("/admin/users/{user_id}", self.admin_update, ["PUT"]),
-            route("/admin/users/{user_id}", self.admin_delete, ["DELETE"]),
+            route("/user", self.update_user, ["PUT"], "Error updating user"),
+            route("/admin/users", self.admin_list, ["GET"], "Database error finding users"),
+            route("/admin/users", self.admin_create, ["POST"], "Database error creating new user"),
+            route("/admin/users/{user_id}", self.admin_get, ["GET"], "Database error loading user"),
+            route("/admin/users/{user_id}", self.admin_update, ["PUT"], "Error updating user"),
+            route(
+                "/admin/users/{user_id}",
+                self.admin_delete,
+                ["DELETE"],
+                "Database error deleting user",
+            ),
         ]
 
 
