@@ -690,7 +690,9 @@ class AuthApi:
             raise _bad_request("bad_json", "Could not parse request body as JSON: data")
         if params.get("phone"):
             raise _bad_request("phone_provider_disabled", "Phone signups are disabled")
-        if not isinstance(password, str) or password == "":
+        if password is not None and not isinstance(password, str):
+            _check_new_password(settings, password)
+        if not password:
             raise _bad_request("validation_failed", "Signup requires a valid password")
         if not email:
             raise _bad_request(
@@ -883,8 +885,7 @@ class AuthApi:
             user, session_id = self._authenticated(conn, claims)
             uid = user["id"]
             if password is not None:
-                if not isinstance(password, str) or (weak := weak_password(settings, password)):
-                    raise weak or _bad_request("validation_failed", "Password must be a string")
+                _check_new_password(settings, password)
                 if password_matches(password, user["encrypted_password"]):
                     raise _unprocessable(
                         "same_password", "New password should be different from the old password."
@@ -968,10 +969,8 @@ class AuthApi:
             raise _bad_request(
                 "validation_failed", "Only a password or a password hash should be provided"
             )
-        if password is not None and (
-            not isinstance(password, str) or (weak := weak_password(settings, password))
-        ):
-            raise weak or _bad_request("validation_failed", "Password must be a string")
+        if password is not None:
+            _check_new_password(settings, password)
         user_id = params.get("id")
         if user_id is not None:
             try:
@@ -1029,12 +1028,8 @@ class AuthApi:
         self._require_admin(request)
         settings = self.settings
         password = params.get("password")
-        if password is not None and (
-            not isinstance(password, str) or weak_password(settings, password)
-        ):
-            raise weak_password(settings, str(password)) or _bad_request(
-                "validation_failed", "Password must be a string"
-            )
+        if password is not None:
+            _check_new_password(settings, password)
         email = str(params.get("email") or "").strip()
         if email:
             _check_email(email)
@@ -1140,6 +1135,17 @@ class AuthApi:
                 "Database error deleting user",
             ),
         ]
+
+
+def _check_new_password(settings: AuthSettings, password: Any) -> None:
+    """A password being set: a JSON string (else, as Go's decoder, bad_json) strong enough."""
+    if not isinstance(password, str):
+        raise _bad_request(
+            "bad_json", "Could not parse request body as JSON: password must be a string"
+        )
+    weak = weak_password(settings, password)
+    if weak is not None:
+        raise weak
 
 
 def _check_email(email: str) -> None:

@@ -31,12 +31,18 @@ def ready(cfg: Config) -> bool:
 
 
 def _newest_source(cfg: Config) -> float:
-    paths = [*cfg.functions_dir.rglob("*.py"), *(cfg.root / "devstack").glob("*.py"), cfg.env_file]
+    paths = [
+        *cfg.functions_dir.rglob("*.py"),
+        *(cfg.root / "devstack").glob("*.py"),
+        cfg.env_file,
+        cfg.root / "supabase" / "config.toml",  # local Auth's settings
+    ]
     return max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
 
 
 def stale(cfg: Config) -> bool:
-    """True when function or gateway code (or the env file) changed since the gateway started."""
+    """True when function or gateway code (or the env file, or supabase/config.toml) changed
+    since the gateway started."""
     pid_path = procs.pid_file(cfg.pids, NAME)
     return pid_path.exists() and _newest_source(cfg) > pid_path.stat().st_mtime
 

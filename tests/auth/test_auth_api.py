@@ -449,6 +449,37 @@ def test_put_user_to_a_taken_email_is_email_exists(stack: Stack) -> None:
         _error(client.put("/user", json={"email": taken}), 422, "email_exists")
 
 
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        ({"password": 123456789}, 400, "bad_json"),
+        ({"password": "123"}, 422, "weak_password"),
+        ({"email": "not-an-email"}, 400, "validation_failed"),
+        ({"data": "not an object"}, 400, "bad_json"),
+    ],
+)
+def test_bad_put_user_input_is_4xx(stack: Stack, payload: dict, status: int, code: str) -> None:
+    body = _signup(stack)
+    with _auth(stack, token=body["access_token"]) as client:
+        _error(client.put("/user", json=payload), status, code)
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        ({"email": "ok@example.test", "password": 123456789}, 400, "bad_json"),
+        ({"email": "ok@example.test", "password": "123"}, 422, "weak_password"),
+        ({"email": "not-an-email"}, 400, "validation_failed"),
+        ({"password": "long-enough"}, 400, "validation_failed"),
+        ({"email": "ok@example.test", "id": "not-a-uuid"}, 400, "validation_failed"),
+        ({"email": "ok@example.test", "ban_duration": "forever"}, 400, "validation_failed"),
+    ],
+)
+def test_bad_admin_create_input_is_4xx(stack: Stack, payload: dict, status: int, code: str) -> None:
+    with _admin(stack) as admin:
+        _error(admin.post("/admin/users", json=payload), status, code)
+
+
 def test_put_user_cannot_set_app_metadata(stack: Stack) -> None:
     body = _signup(stack)
     with _auth(stack, token=body["access_token"]) as client:
