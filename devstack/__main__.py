@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 policies.write_migration(cfg, args.name)
     except StackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        what = "the local stack did not start" if args.command in ("up", "reset") else "error"
+        print(f"{what}: {exc}", file=sys.stderr)
         return 1
     return 0
 

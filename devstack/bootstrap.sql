@@ -5,7 +5,8 @@
 -- part of them and never applied to a hosted project.
 --
 -- Mirrors the definitions in supabase/postgres (roles, auth/extensions schemas)
--- and supabase/auth + supabase/realtime (auth.users, auth.* helpers,
+-- and supabase/auth + supabase/realtime (auth.users, auth.identities, auth.sessions,
+-- auth.refresh_tokens, auth.* helpers,
 -- realtime.messages, realtime.topic()). Idempotent.
 -- =============================================================================
 
@@ -109,6 +110,92 @@ create unique index if not exists users_email_partial_key on auth.users (email) 
 alter table auth.users owner to supabase_auth_admin;
 alter table auth.users enable row level security;
 grant all on auth.users to supabase_auth_admin, postgres;
+
+-- Sign-in state, as the hosted Auth server keeps it (supabase/auth migrations, final
+-- shape: identities keyed by id with (provider_id, provider) unique; sessions with the
+-- refresh columns; refresh tokens rotated within a session, `parent` naming the token
+-- each one replaced). sessions.oauth_client_id has no foreign key here: auth.oauth_clients
+-- is not mirrored. devstack/auth.py serves the HTTP API on these tables.
+do $$
+begin
+  if not exists (select 1 from pg_type t join pg_namespace n on n.oid = t.typnamespace
+                  where n.nspname = 'auth' and t.typname = 'aal_level') then
+    create type auth.aal_level as enum ('aal1', 'aal2', 'aal3');
+  end if;
+end
+$$;
+alter type auth.aal_level owner to supabase_auth_admin;
+
+create table if not exists auth.identities (
+  provider_id text not null,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  identity_data jsonb not null,
+  provider text not null,
+  last_sign_in_at timestamptz,
+  created_at timestamptz,
+  updated_at timestamptz,
+  email text generated always as (lower(identity_data ->> 'email')) stored,
+  id uuid not null default gen_random_uuid() primary key,
+  constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+comment on table auth.identities is 'Auth: Stores identities associated to a user.';
+comment on column auth.identities.email is
+  'Auth: Email is a generated column that references the optional email property in the identity_data';
+create index if not exists identities_user_id_idx on auth.identities (user_id);
+create index if not exists identities_email_idx on auth.identities (email text_pattern_ops);
+
+create table if not exists auth.sessions (
+  id uuid not null primary key,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  created_at timestamptz,
+  updated_at timestamptz,
+  factor_id uuid,
+  aal auth.aal_level,
+  not_after timestamptz,
+  refreshed_at timestamp without time zone,
+  user_agent text,
+  ip inet,
+  tag text,
+  oauth_client_id uuid,
+  refresh_token_hmac_key text,
+  refresh_token_counter bigint,
+  scopes text,
+  constraint sessions_scopes_length check (char_length(scopes) <= 4096)
+);
+comment on table auth.sessions is 'Auth: Stores session data associated to a user.';
+comment on column auth.sessions.not_after is
+  'Auth: Not after is a nullable column that contains a timestamp after which the session should be regarded as expired.';
+create index if not exists sessions_user_id_idx on auth.sessions (user_id);
+create index if not exists user_id_created_at_idx on auth.sessions (user_id, created_at);
+create index if not exists sessions_not_after_idx on auth.sessions (not_after desc);
+create index if not exists sessions_oauth_client_id_idx on auth.sessions (oauth_client_id);
+
+create table if not exists auth.refresh_tokens (
+  instance_id uuid,
+  id bigserial primary key,
+  token varchar(255) constraint refresh_tokens_token_unique unique,
+  user_id varchar(255),
+  revoked boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  parent varchar(255),
+  session_id uuid references auth.sessions (id) on delete cascade
+);
+comment on table auth.refresh_tokens is 'Auth: Store of tokens used to refresh JWT tokens once they expire.';
+create index if not exists refresh_tokens_instance_id_idx on auth.refresh_tokens (instance_id);
+create index if not exists refresh_tokens_instance_id_user_id_idx on auth.refresh_tokens (instance_id, user_id);
+create index if not exists refresh_tokens_parent_idx on auth.refresh_tokens (parent);
+create index if not exists refresh_tokens_session_id_revoked_idx on auth.refresh_tokens (session_id, revoked);
+create index if not exists refresh_tokens_updated_at_idx on auth.refresh_tokens (updated_at desc);
+
+alter table auth.identities owner to supabase_auth_admin;
+alter table auth.sessions owner to supabase_auth_admin;
+alter table auth.refresh_tokens owner to supabase_auth_admin;
+alter sequence auth.refresh_tokens_id_seq owner to supabase_auth_admin;
+alter table auth.identities enable row level security;
+alter table auth.sessions enable row level security;
+alter table auth.refresh_tokens enable row level security;
+grant select on auth.identities, auth.sessions, auth.refresh_tokens to postgres with grant option;
 
 create or replace function auth.uid() returns uuid
 language sql stable

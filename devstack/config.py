@@ -7,8 +7,12 @@ of the same name (ports: ``API_PORT``, ``DB_PORT``, ``POSTGREST_PORT``, ``AWS_PO
 
 from __future__ import annotations
 
+import grp
+import hashlib
 import os
+import pwd
 import shlex
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +61,16 @@ class Config:
 
     # -- paths ---------------------------------------------------------------------------
     @property
+    def pg_home(self) -> Path:
+        """The folder of the database cluster (``pgdata``) and its log: the state folder,
+        or, when we run as root and the OS user that owns the cluster cannot reach the
+        state folder (a clone under a private ``mktemp -d``), a folder that user owns, keyed
+        by the state folder's path (see ``cluster_home``)."""
+        return cluster_home(self.state_dir)
+
+    @property
     def pgdata(self) -> Path:
-        return self.state_dir / "pgdata"
+        return self.pg_home / "pgdata"
 
     @property
     def logs(self) -> Path:
@@ -147,6 +159,57 @@ class Config:
         """The settings the running stack wrote to its env file (queue URLs included), or
         ``env()`` when there is none yet."""
         return read_env_file(self) or self.env()
+
+
+# The OS users that may own the cluster when we run as root (initdb refuses root); the first
+# that exists is used (devstack/postgres.py creates the second when neither does).
+CLUSTER_OS_USERS = ("postgres", "devstack-pg")
+
+
+def cluster_os_user() -> pwd.struct_passwd | None:
+    """The unprivileged user owning the cluster when we run as root, None otherwise (and None
+    when no such user exists yet)."""
+    if os.geteuid() != 0:
+        return None
+    for name in CLUSTER_OS_USERS:
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    return None
+
+
+def reachable_by(path: Path, user: pwd.struct_passwd) -> bool:
+    """True when ``user`` can traverse every folder down to ``path`` (and enter it)."""
+    groups = {user.pw_gid, *(g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem)}
+    for folder in [*reversed(path.parents), path]:
+        try:
+            st = folder.stat()
+        except FileNotFoundError:
+            return True  # created later by us, owned by root with mode 0755 at most
+        if st.st_uid == user.pw_uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid in groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
+def cluster_home(state_dir: Path) -> Path:
+    """``state_dir`` itself, unless the cluster's OS user cannot reach it: then
+    ``<that user's home>/devstack/<folder name>-<hash of its path>`` (or under
+    ``/var/tmp/devstack-<user>`` when the home is unusable)."""
+    user = cluster_os_user()
+    if user is None or reachable_by(state_dir, user):
+        return state_dir
+    home = Path(user.pw_dir)
+    base = home / "devstack" if home.is_dir() and home.stat().st_uid == user.pw_uid else None
+    base = base or Path("/var/tmp") / f"devstack-{user.pw_name}"
+    key = hashlib.sha256(str(state_dir).encode()).hexdigest()[:12]
+    return base / f"{state_dir.parent.name or 'root'}-{key}"
 
 
 def format_env(env: dict[str, str]) -> str:

@@ -3,6 +3,7 @@
 - ``/rest/v1/*`` is proxied to PostgREST. Like Supabase's gateway it requires the ``apikey``
   header (or query parameter) to be one of the project's keys and, when the request has no
   ``Authorization`` header, sends ``Bearer <apikey>`` so PostgREST picks the key's role.
+- ``/auth/v1/*`` is Supabase Auth's API, served by ``devstack/auth.py`` (same apikey rule).
 - ``/functions/v1/<name>/*`` is served by ``functions/<name>/app.py``'s ASGI ``app``.
 - ``devstack.events`` (if present) delivers local events in the background.
 
@@ -59,6 +60,46 @@ def _error(status: int, message: str, hint: str | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+def check_apikey(request: Request, api_keys: set[str]) -> Response | None:
+    """Supabase's gateway rule: the ``apikey`` header (or query parameter) must be one of the
+    project's keys. None when it is, else the gateway's 401."""
+    apikey = request.headers.get("apikey") or request.query_params.get("apikey")
+    if not apikey:
+        return _error(
+            401,
+            "No API key found in request",
+            "No `apikey` request header or url param was found.",
+        )
+    if apikey not in api_keys:
+        return _error(
+            401,
+            "Invalid API key",
+            "Double check your Supabase `anon` or `service_role` API key.",
+        )
+    return None
+
+
+def auth_routes(env: dict[str, str], config_toml: Path, api_keys: set[str]) -> list[Route]:
+    """``/auth/v1/*``: devstack/auth.py behind the same apikey rule as the rest of the API."""
+    from devstack import auth
+
+    settings = auth.AuthSettings.load(
+        db_url=env["DB_URL"],
+        jwt_secret=env["JWT_SECRET"],
+        api_url=env["API_URL"],
+        config_toml=config_toml,
+    )
+    routes = []
+    for route in auth.AuthApi(settings).routes():
+        inner = route.endpoint
+
+        async def guarded(request: Request, inner: Any = inner) -> Response:
+            return check_apikey(request, api_keys) or await inner(request)
+
+        routes.append(Route(route.path, guarded, methods=sorted(route.methods or [])))
+    return routes
+
+
 class RestProxy:
     """``/rest/v1/*`` -> PostgREST, with Supabase's apikey rules."""
 
@@ -71,19 +112,10 @@ class RestProxy:
         )
 
     async def handle(self, request: Request) -> Response:
-        apikey = request.headers.get("apikey") or request.query_params.get("apikey")
-        if not apikey:
-            return _error(
-                401,
-                "No API key found in request",
-                "No `apikey` request header or url param was found.",
-            )
-        if apikey not in self.api_keys:
-            return _error(
-                401,
-                "Invalid API key",
-                "Double check your Supabase `anon` or `service_role` API key.",
-            )
+        refused = check_apikey(request, self.api_keys)
+        if refused is not None:
+            return refused
+        apikey = request.headers.get("apikey") or request.query_params.get("apikey", "")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED]
         if "authorization" not in request.headers:
             headers.append(("authorization", f"Bearer {apikey}"))
@@ -181,10 +213,14 @@ class Gateway:
         await self.rest_app(scope, receive, send)
 
 
-def create_app(env: dict[str, str], functions_dir: Path) -> ASGIApp:
+def create_app(
+    env: dict[str, str], functions_dir: Path, config_toml: Path | None = None
+) -> ASGIApp:
     """The gateway app. Sets the functions' settings in os.environ before importing them."""
     os.environ.update(function_env(env))
-    proxy = RestProxy(env["POSTGREST_URL"], {env["ANON_KEY"], env["SERVICE_ROLE_KEY"]})
+    api_keys = {env["ANON_KEY"], env["SERVICE_ROLE_KEY"]}
+    proxy = RestProxy(env["POSTGREST_URL"], api_keys)
+    config_toml = config_toml or functions_dir.parent / "supabase" / "config.toml"
     functions = discover_functions(functions_dir)
 
     @contextlib.asynccontextmanager
@@ -219,6 +255,7 @@ def create_app(env: dict[str, str], functions_dir: Path) -> ASGIApp:
                 proxy.handle,
                 methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
             ),
+            *auth_routes(env, config_toml, api_keys),
             Route("/{path:path}", not_found),
         ],
         lifespan=lifespan,
@@ -229,7 +266,17 @@ def create_app(env: dict[str, str], functions_dir: Path) -> ASGIApp:
         allow_origins=["*"],
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["Content-Range", "Content-Location", "Preference-Applied", "X-Request-Id"],
+        expose_headers=[
+            "Content-Range",
+            "Content-Location",
+            "Preference-Applied",
+            "X-Request-Id",
+            # Auth: admin paging and error codes
+            "Link",
+            "X-Total-Count",
+            "X-Supabase-Api-Version",
+            "x-sb-error-code",
+        ],
     )
 
 

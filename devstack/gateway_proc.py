@@ -31,12 +31,18 @@ def ready(cfg: Config) -> bool:
 
 
 def _newest_source(cfg: Config) -> float:
-    paths = [*cfg.functions_dir.rglob("*.py"), *(cfg.root / "devstack").glob("*.py"), cfg.env_file]
+    paths = [
+        *cfg.functions_dir.rglob("*.py"),
+        *(cfg.root / "devstack").glob("*.py"),
+        cfg.env_file,
+        cfg.root / "supabase" / "config.toml",  # local Auth's settings
+    ]
     return max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
 
 
 def stale(cfg: Config) -> bool:
-    """True when function or gateway code (or the env file) changed since the gateway started."""
+    """True when function or gateway code (or the env file, or supabase/config.toml) changed
+    since the gateway started."""
     pid_path = procs.pid_file(cfg.pids, NAME)
     return pid_path.exists() and _newest_source(cfg) > pid_path.stat().st_mtime
 
@@ -48,8 +54,7 @@ def start(cfg: Config) -> None:
     if pid is not None:
         print("gateway: code changed since it started, restarting", file=sys.stderr)
         stop(cfg)
-    if procs.port_open(cfg.api_port):
-        raise procs.StackError(f"gateway: port {cfg.api_port} is already in use (set API_PORT)")
+    procs.ensure_port_free("gateway", cfg.api_port, "API_PORT", log_file(cfg))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(cfg.root), env.get("PYTHONPATH", "")) if p)
     env["DEVSTACK_DIR"] = str(cfg.state_dir)

@@ -34,8 +34,7 @@ def start(cfg: Config, *, wait: bool = True) -> None:
         if wait:
             wait_ready(cfg)
         return
-    if procs.port_open(cfg.aws_port):
-        raise procs.StackError(f"moto: port {cfg.aws_port} is already in use (set AWS_PORT)")
+    procs.ensure_port_free("moto", cfg.aws_port, "AWS_PORT", log_file(cfg))
     procs.spawn(
         NAME,
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(cfg.aws_port)],

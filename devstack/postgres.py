@@ -12,11 +12,10 @@ from typing import Any
 import psycopg
 
 from devstack import procs
-from devstack.config import DB_PASSWORD, Config
+from devstack.config import CLUSTER_OS_USERS, DB_PASSWORD, Config, cluster_os_user
 
 PG_MAJOR = 15
-SERVICE_USER = "postgres"  # the OS user the `postgresql` package creates
-FALLBACK_USER = "devstack-pg"
+FALLBACK_USER = CLUSTER_OS_USERS[-1]  # made when the `postgresql` package's user is missing
 
 
 def bindir() -> Path:
@@ -38,11 +37,9 @@ def os_user() -> pwd.struct_passwd | None:
     """The unprivileged user that owns the cluster when we run as root (initdb refuses root)."""
     if os.geteuid() != 0:
         return None
-    for name in (SERVICE_USER, FALLBACK_USER):
-        try:
-            return pwd.getpwnam(name)
-        except KeyError:
-            continue
+    found = cluster_os_user()
+    if found is not None:
+        return found
     subprocess.run(
         ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", FALLBACK_USER],
         check=True,
@@ -55,7 +52,7 @@ def _run_as_owner(argv: list[str], cfg: Config, **kwargs: Any) -> subprocess.Com
     extra: dict[str, object] = {}
     if user is not None:
         extra = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-    return subprocess.run(argv, cwd=cfg.state_dir, check=True, **extra, **kwargs)  # type: ignore[call-overload]
+    return subprocess.run(argv, cwd=cfg.pg_home, check=True, **extra, **kwargs)  # type: ignore[call-overload]
 
 
 def _chown(path: Path) -> None:
@@ -65,7 +62,24 @@ def _chown(path: Path) -> None:
 
 
 def log_file(cfg: Config) -> Path:
+    """In the logs folder, unless the cluster lives outside the project (see
+    ``Config.pg_home``): then beside it, where its OS user can write."""
+    if cfg.pg_home != cfg.state_dir:
+        return cfg.pg_home / "postgres.log"
     return cfg.logs / "postgres.log"
+
+
+def make_home(cfg: Config) -> None:
+    """The cluster's folder, owned by its OS user; outside the project it also records which
+    project it belongs to."""
+    home = cfg.pg_home
+    if home == cfg.state_dir:
+        home.mkdir(parents=True, exist_ok=True)
+        return
+    home.parent.mkdir(parents=True, exist_ok=True, mode=0o711)
+    home.mkdir(exist_ok=True, mode=0o700)
+    _chown(home)
+    (home / "project").write_text(f"{cfg.state_dir}\n")
 
 
 def initialized(cfg: Config) -> bool:
@@ -74,12 +88,17 @@ def initialized(cfg: Config) -> bool:
 
 def init_cluster(cfg: Config) -> None:
     """initdb: user postgres (password auth on loopback), UTF8, locale C."""
+    make_home(cfg)
     cfg.pgdata.mkdir(parents=True, exist_ok=True)
     cfg.pgdata.chmod(0o700)
     _chown(cfg.pgdata)
-    pwfile = cfg.state_dir / "pwfile"
+    pwfile = cfg.pg_home / "pwfile"
     pwfile.write_text(DB_PASSWORD + "\n")
     _chown(pwfile)
+    initdb_log = cfg.pg_home / "initdb.log"
+    log = open(initdb_log, "w")  # noqa: SIM115 - closed below; written through our descriptor
+    user = os_user()
+    owner = user.pw_name if user is not None else pwd.getpwuid(os.geteuid()).pw_name
     try:
         _run_as_owner(
             [
@@ -93,9 +112,18 @@ def init_cluster(cfg: Config) -> None:
                 "--locale=C",
             ],
             cfg,
-            stdout=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
+    except subprocess.CalledProcessError as exc:
+        raise procs.StackError(
+            f"initdb could not create the database cluster in {cfg.pgdata}",
+            log=initdb_log,
+            details=procs.tail(initdb_log, 8),
+            hint=f"check that the OS user {owner} can write {cfg.pg_home}",
+        ) from exc
     finally:
+        log.close()
         pwfile.unlink(missing_ok=True)
     with open(cfg.pgdata / "postgresql.conf", "a") as conf:
         conf.write("\n# Written by devstack on every start (port, memory, logical WAL).\n")
@@ -156,8 +184,7 @@ def start(cfg: Config) -> None:
     log = log_file(cfg)
     log.touch()
     _chown(log)
-    if procs.port_open(cfg.db_port):
-        raise procs.StackError(f"postgres: port {cfg.db_port} is already in use (set DB_PORT)")
+    procs.ensure_port_free("postgres", cfg.db_port, "DB_PORT", log)
     try:
         _run_as_owner(
             [
@@ -176,7 +203,12 @@ def start(cfg: Config) -> None:
             start_new_session=True,
         )
     except subprocess.CalledProcessError as exc:
-        raise procs.StackError(f"postgres did not start; see {log}\n{procs.tail(log)}") from exc
+        raise procs.StackError(
+            "postgres did not start",
+            log=log,
+            details=procs.tail(log, 8),
+            hint="read the log; `make reset` starts from an empty cluster if this one is damaged",
+        ) from exc
     procs.wait_until(lambda: ready(cfg), part="postgres", log_file=log, timeout=30)
 
 

@@ -86,9 +86,8 @@ def launch(
     ``conf_file(cfg, name)``) and wait until it answers on ``port``."""
     if not cfg.postgrest_bin.exists():
         raise procs.StackError(f"PostgREST missing at {cfg.postgrest_bin}: run `make deps`")
-    if procs.port_open(port):
-        raise procs.StackError(f"{name}: port {port} is already in use (set {port_setting})")
     path, log = conf_file(cfg, name), log_file(cfg, name)
+    procs.ensure_port_free(name, port, port_setting, log)
     path.write_text(conf)
     path.chmod(0o600)
     pid = procs.spawn(name, [str(cfg.postgrest_bin), str(path)], pids_dir=cfg.pids, log_file=log)

@@ -14,7 +14,38 @@ from pathlib import Path
 
 
 class StackError(RuntimeError):
-    """A part of the stack failed; the message names the part and its log file."""
+    """A part of the stack failed. The message says what failed, then (when known) the last
+    lines of its log, the log file and what to try, so one message is enough to act on."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        log: Path | None = None,
+        hint: str | None = None,
+        details: str = "",
+    ) -> None:
+        self.log = log
+        self.hint = hint
+        text = message
+        if details.strip():
+            text += "\n" + "\n".join(f"  | {line}" for line in details.strip().splitlines())
+        if log is not None:
+            text += f"\n  log: {log}"
+        if hint:
+            text += f"\n  try: {hint}"
+        super().__init__(text)
+
+
+def ensure_port_free(part: str, port: int, setting: str, log: Path | None = None) -> None:
+    """Fail with one clear message when another program listens on ``port``."""
+    if port_open(port):
+        raise StackError(
+            f"{part} cannot start: 127.0.0.1:{port} ({setting}) is taken by another program",
+            log=log,
+            hint=f"stop that program, or choose a free port, e.g. `{setting}={port + 1000} "
+            "make up` (and the same variable for `make test`)",
+        )
 
 
 def pid_file(pids_dir: Path, name: str) -> Path:
@@ -128,10 +159,18 @@ def wait_until(
         if ready():
             return
         if pid is not None and not alive(pid):
-            raise StackError(f"{part} exited during start-up; see {log_file}\n{tail(log_file)}")
+            raise StackError(
+                f"{part} exited during start-up",
+                log=log_file,
+                details=tail(log_file, 8),
+                hint=f"read the log, fix the cause, then `make up` again ({part} restarts)",
+            )
         time.sleep(0.05)
     raise StackError(
-        f"{part} did not answer within {timeout:.0f}s; see {log_file}\n{tail(log_file)}"
+        f"{part} did not answer within {timeout:.0f}s",
+        log=log_file,
+        details=tail(log_file, 8),
+        hint="the machine may be busy: `make up` again; if it persists, read the log",
     )
 
 

@@ -6,7 +6,7 @@ import contextlib
 import shutil
 import sys
 
-from devstack import aws_resources, gateway_proc, moto, postgres, postgrest, supabase_cli, users
+from devstack import aws_resources, gateway_proc, moto, postgres, postgrest, supabase_cli
 from devstack.config import Config, format_env, read_env_file
 from devstack.procs import StackError, alive, file_lock
 
@@ -53,7 +53,32 @@ def up(cfg: Config) -> None:
     """Start every part that is not running (idempotent), then print the status block."""
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     with _lock(cfg):
-        _up(cfg)
+        before = part_states(cfg)
+        try:
+            _up(cfg)
+        except MigrationsFailedError:
+            raise  # the stack itself is up: keep it, so `make migrate` can follow a fix
+        except StackError:
+            _stop_started(cfg, before)
+            raise
+
+
+class MigrationsFailedError(StackError):
+    """The stack started but a migration failed."""
+
+
+def _stop_started(cfg: Config, before: dict[str, int | None]) -> None:
+    """After a failed ``up``: stop the parts it started, so nothing is left half-running."""
+    stops = {
+        "gateway": gateway_proc.stop,
+        "postgrest": postgrest.stop,
+        "moto": moto.stop,
+        "postgres": postgres.stop,
+    }
+    for name, pid in part_states(cfg).items():
+        if pid is not None and before.get(name) is None:
+            with contextlib.suppress(Exception):
+                stops[name](cfg)
 
 
 def _up(cfg: Config) -> None:
@@ -83,7 +108,7 @@ def _up(cfg: Config) -> None:
     gateway_proc.start(cfg)
     status(cfg)
     if migration_error is not None:
-        raise StackError(
+        raise MigrationsFailedError(
             "the stack is up but migrations failed (see above); fix and `make migrate`"
         )
 
@@ -139,15 +164,20 @@ def reset(cfg: Config) -> None:
 
 
 def token(cfg: Config, email: str) -> str:
-    """The auth user (created if needed) and an access token, through the custom access
-    token hook when supabase/config.toml enables one, as Supabase Auth issues it."""
+    """The auth user (created if needed) and an access token on a new session, issued by the
+    local Auth's code (devstack/auth.py) as a password sign-in issues it: through the custom
+    access token hook when supabase/config.toml enables one."""
+    from devstack import auth
+
     if postgres.running_pid(cfg) is None:
         raise StackError("postgres is not running: `make up` first")
-    user = users.ensure_user(cfg.db_url(), email)
-    hook = users.access_token_hook(cfg.root / "supabase" / "config.toml")
+    settings = auth.AuthSettings.load(
+        db_url=cfg.db_url(),
+        jwt_secret=cfg.jwt_secret,
+        api_url=cfg.api_url,
+        config_toml=cfg.root / "supabase" / "config.toml",
+    )
     try:
-        return users.hooked_access_token(
-            user, secret=cfg.jwt_secret, api_url=cfg.api_url, db_url=cfg.db_url(), hook=hook
-        )
+        return auth.session_token(settings, email)
     except PermissionError as exc:
         raise StackError(str(exc)) from exc

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -33,6 +32,17 @@ insert into auth.users (
   now(), false, false
 )
 on conflict (email) where (is_sso_user = false) do nothing
+"""
+# ... and its email identity, as sign-up makes it (provider_id = the user's id)
+INSERT_IDENTITY = """
+insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at,
+                             created_at, updated_at)
+select u.id::text, u.id,
+       jsonb_build_object('sub', u.id::text, 'email', u.email, 'email_verified', true,
+                          'phone_verified', false),
+       'email', now(), now(), now()
+  from auth.users u where u.id = %(id)s
+on conflict (provider_id, provider) do nothing
 """
 SELECT_USER = """
 select id::text, email, raw_app_meta_data, raw_user_meta_data, is_anonymous
@@ -67,7 +77,8 @@ def ensure_user(
         "user_metadata": Jsonb(user_metadata or {}),
     }
     with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as conn:
-        conn.execute(INSERT_USER, params)
+        if conn.execute(INSERT_USER, params).rowcount:
+            conn.execute(INSERT_IDENTITY, params)
         row = conn.execute(SELECT_USER, params).fetchone()
     if row is None:
         raise LookupError(f"auth user {email} could not be created")
@@ -94,24 +105,6 @@ def access_token_hook(config_toml: Path) -> str | None:
     return f"{schema}.{function}"
 
 
-def run_access_token_hook(db_url: str, hook: str, user_id: str, claims: dict[str, Any]) -> dict:
-    """Call the hook as Supabase Auth does (role supabase_auth_admin, event in, event out).
-
-    Raises ``PermissionError`` with the hook's message when it refuses the token.
-    """
-    schema, function = hook.split(".", 1)
-    event = {"user_id": user_id, "claims": claims, "authentication_method": "password"}
-    query = sql.SQL("select {}.{}(%s)").format(sql.Identifier(schema), sql.Identifier(function))
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("set role supabase_auth_admin")
-        row = conn.execute(query, (Jsonb(event),)).fetchone()
-    result = row[0] if row else {}
-    if "error" in result:
-        error = result["error"]
-        raise PermissionError(f"{hook} refused the token: {error.get('message', error)}")
-    return result["claims"]
-
-
 def _claims(user: AuthUser, api_url: str) -> dict[str, Any]:
     return tokens.user_claims(
         user_id=user.id,
@@ -126,13 +119,3 @@ def _claims(user: AuthUser, api_url: str) -> dict[str, Any]:
 def access_token(user: AuthUser, *, secret: str, api_url: str, **overrides: Any) -> str:
     """A signed access token for ``user``; ``overrides`` replace or add claims."""
     return tokens.sign({**_claims(user, api_url), **overrides}, secret)
-
-
-def hooked_access_token(
-    user: AuthUser, *, secret: str, api_url: str, db_url: str, hook: str | None
-) -> str:
-    """Like ``access_token``, with the claims passed through the custom access token hook."""
-    claims = _claims(user, api_url)
-    if hook is not None:
-        claims = run_access_token_hook(db_url, hook, user.id, claims)
-    return tokens.sign(claims, secret)

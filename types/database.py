@@ -17,6 +17,8 @@ from typing_extensions import NotRequired, TypeAlias
 
 from pydantic import BaseModel, Field, JsonValue
 
+AuthAalLevel: TypeAlias = Literal["aal1", "aal2", "aal3"]
+
 PublicActivitySource: TypeAlias = Literal["github", "gitlab", "jira", "linear", "hubspot", "salesforce", "manual"]
 
 PublicAttendeeResponse: TypeAlias = Literal["pending", "accepted", "declined", "tentative"]
