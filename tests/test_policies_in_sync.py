@@ -50,7 +50,6 @@ def test_an_edited_policy_is_caught(stack: Stack, tmp_path: Path) -> None:
     assert row["policyname"] in difference
 
 
-
 def test_a_policy_only_a_migration_creates_or_changes_is_caught(
     stack: Stack, tmp_path: Path
 ) -> None:

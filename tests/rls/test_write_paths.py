@@ -70,9 +70,7 @@ def deleted_at(world: World, table: str, row_id: str) -> Any:
 def test_a_project_admin_cannot_soft_delete_the_owners_project_with_an_unfiltered_patch(
     world: World, team: Team
 ) -> None:
-    response = team.http["admin"].patch(
-        "/projects", json={"deleted_at": LONG_AGO}, headers=MINIMAL
-    )
+    response = team.http["admin"].patch("/projects", json={"deleted_at": LONG_AGO}, headers=MINIMAL)
     refused(response)
     assert deleted_at(world, "projects", team.project) is None
 
