@@ -396,12 +396,16 @@ def test_the_owner_deletes_and_restores_a_project(world: World) -> None:
         == 204
     )
     assert world.one("select deleted_at from public.projects where id = %s", (project,)) is None
-    world.client("owner").delete("/projects", params={"id": f"eq.{project}"})
+    assert (
+        world.client("owner").delete("/projects", params={"id": f"eq.{project}"}).status_code == 204
+    )
+    assert world.one("select deleted_at is not null from public.projects where id = %s", (project,))
     assert world.client("owner").get("/projects", params={"id": f"eq.{project}"}).json() == []
     # its tasks vanish with it
     task = world.task(project)
     assert world.client("editor").get("/tasks", params={"id": f"eq.{task}"}).json() == []
     rpc(world, "owner", "restore_deleted", target_table="projects", target_id=project)
+    assert world.one("select deleted_at from public.projects where id = %s", (project,)) is None
     assert len(world.client("viewer").get("/tasks", params={"id": f"eq.{task}"}).json()) == 1
 
 
