@@ -366,3 +366,21 @@ def test_every_soft_deleting_table_keeps_deleted_rows_out_of_client_writes(world
             deleted = [kind for kind in SPEC[table][op] if kind.startswith("deleted")]
             assert deleted, f"spec.py: {table} needs a 'deleted ...' kind for {op}"
             assert all(not SPEC[table][op][kind] for kind in deleted), (table, op)
+
+
+# -- what counts as a refusal ------------------------------------------------------------------
+
+
+def test_a_broken_token_is_not_taken_for_the_databases_refusal(world: World) -> None:
+    """A refused cell passes on 42501 only: a token PostgREST rejects (401 PGRST301) is not
+    the database saying no, so a broken fixture cannot pass an anon or disabled cell."""
+    broken = world.tokens["disabled"] or ""
+    client = world.client("disabled")
+    response = client.delete(
+        "/tasks", headers={**MINIMAL, "Authorization": f"Bearer {broken[:-4]}xxxx"}
+    )
+    assert response.status_code == 401, response.text
+    with pytest.raises(AssertionError):
+        database_refused(response, "broken token")
+    with pytest.raises(AssertionError):
+        refused_or_hidden(response, "broken token", hidden=(204,))
