@@ -1,9 +1,11 @@
 """``policies/`` vs ``migrations/``: the difference as SQL, via ``supabase db diff``.
 
 Two scratch databases are built on the local cluster: A from the bootstrap and the
-migrations, B from the same plus every ``policies/*.sql`` in file-name order. The Supabase
-CLI (pg-delta engine, no Docker) diffs them; an empty diff means the policies are in the
-migrations. ``make policy-migration NAME=...`` writes a non-empty one as a new migration.
+migrations, B from the same with every policy dropped and then every ``policies/*.sql`` applied
+in file-name order. The Supabase CLI (pg-delta engine, no Docker) diffs them; an empty diff
+means the two agree in both directions: a policy only ``policies/`` states shows as a
+``create policy``, one only a migration creates (or changes) shows as a ``drop policy`` (or an
+``alter``). ``make policy-migration NAME=...`` writes a non-empty one as a new migration.
 """
 
 from __future__ import annotations
@@ -48,18 +50,40 @@ def _db_name(db_url: str) -> str:
     return db_url.rsplit("/", 1)[1]
 
 
-def diff(cfg: Config, files: list[Path] | None = None) -> str:
-    """SQL turning (migrations) into (migrations + policies/); empty when in sync.
+# Every policy on a table (bootstrap.sql makes none): B drops them all before policies/ runs,
+# so a policy that only a migration creates is missing from B and shows in the diff.
+DROP_EVERY_POLICY = """
+do $$
+declare
+  p record;
+begin
+  for p in select schemaname, tablename, policyname from pg_policies loop
+    execute format('drop policy %I on %I.%I', p.policyname, p.schemaname, p.tablename);
+  end loop;
+end;
+$$;
+"""
 
-    ``files`` replaces ``policies/*.sql`` (the tests use it to prove a change is caught).
+
+def diff(
+    cfg: Config, files: list[Path] | None = None, extra_migrations: list[Path] | None = None
+) -> str:
+    """SQL turning (migrations) into (policies/ on the migrations' schema); empty when in sync.
+
+    ``files`` replaces ``policies/*.sql`` and ``extra_migrations`` run after the migrations
+    (the tests use both to prove a change on either side is caught).
     """
     if postgres.running_pid(cfg) is None:
         raise StackError("postgres is not running: `make up` first")
     with _scratch_database(cfg, "migrations") as from_url:
         postgres.apply_bootstrap(cfg, from_url)
         supabase_cli.db_push(cfg, from_url)
-        # B starts as a copy of A (nobody is connected to A now), then gets the policies.
+        for path in extra_migrations or []:
+            postgres.psql_file(from_url, path)
+        # B starts as a copy of A (nobody is connected to A now), loses every policy, then
+        # gets the policies/ files.
         with _scratch_database(cfg, "policies", template=_db_name(from_url)) as to_url:
+            postgres.execute(to_url, DROP_EVERY_POLICY)
             for path in policy_files(cfg) if files is None else files:
                 postgres.psql_file(to_url, path)
             return supabase_cli.db_diff(cfg, from_url, to_url).strip()

@@ -37,13 +37,27 @@ create policy "members create their own dashboards"
     and project_id = any (array(select private.my_project_ids()))
   );
 
+-- only while they are members: someone who left the project no longer changes what its
+-- members read (an unfiltered PATCH reached such dashboards; the read policy hid them)
 drop policy if exists "owners edit their dashboards" on public.dashboards;
 create policy "owners edit their dashboards"
   on public.dashboards for update to authenticated
-  using ((select private.can_write()) and owner_id = (select auth.uid()))
-  with check ((select private.can_write()) and owner_id = (select auth.uid()));
+  using (
+    (select private.can_write())
+    and owner_id = (select auth.uid())
+    and project_id = any (array(select private.my_project_ids()))
+  )
+  with check (
+    (select private.can_write())
+    and owner_id = (select auth.uid())
+    and project_id = any (array(select private.my_project_ids()))
+  );
 
 drop policy if exists "owners delete their dashboards" on public.dashboards;
 create policy "owners delete their dashboards"
   on public.dashboards for delete to authenticated
-  using ((select private.can_write()) and owner_id = (select auth.uid()));
+  using (
+    (select private.can_write())
+    and owner_id = (select auth.uid())
+    and project_id = any (array(select private.my_project_ids()))
+  );

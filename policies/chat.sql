@@ -81,11 +81,13 @@ create policy "authors edit their messages"
   on public.messages for update to authenticated
   using (
     (select private.can_write())
+    and deleted_at is null
     and author_id = (select auth.uid())
     and conversation_id = any (array(select private.my_conversation_ids()))
   )
   with check (
     (select private.can_write())
+    and deleted_at is null
     and author_id = (select auth.uid())
     and conversation_id = any (array(select private.my_conversation_ids()))
   );
@@ -95,6 +97,7 @@ create policy "authors delete their messages"
   on public.messages for delete to authenticated
   using (
     (select private.can_write())
+    and deleted_at is null
     and author_id = (select auth.uid())
     and conversation_id = any (array(select private.my_conversation_ids()))
   );

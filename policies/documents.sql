@@ -29,13 +29,13 @@ create policy "editors create documents"
 drop policy if exists "editors rename documents" on public.documents;
 create policy "editors rename documents"
   on public.documents for update to authenticated
-  using ((select private.can_write()) and project_id = any (array(select private.my_project_ids_with_role('editor'))))
-  with check ((select private.can_write()) and project_id = any (array(select private.my_project_ids_with_role('editor'))));
+  using ((select private.can_write()) and deleted_at is null and project_id = any (array(select private.my_project_ids_with_role('editor'))))
+  with check ((select private.can_write()) and deleted_at is null and project_id = any (array(select private.my_project_ids_with_role('editor'))));
 
 drop policy if exists "editors delete documents" on public.documents;
 create policy "editors delete documents"
   on public.documents for delete to authenticated
-  using ((select private.can_write()) and project_id = any (array(select private.my_project_ids_with_role('editor'))));
+  using ((select private.can_write()) and deleted_at is null and project_id = any (array(select private.my_project_ids_with_role('editor'))));
 
 -- public.document_versions --------------------------------------------------
 -- a soft-deleted document's versions vanish with it (and come back when it is restored)

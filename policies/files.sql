@@ -40,11 +40,11 @@ drop policy if exists "editors rename and move project files" on public.files;
 create policy "editors rename and move project files"
   on public.files for update
   to authenticated
-  using ((select private.can_write()) and project_id = any(array(select private.my_project_ids_with_role('editor'))))
-  with check ((select private.can_write()) and project_id = any(array(select private.my_project_ids_with_role('editor'))));
+  using ((select private.can_write()) and deleted_at is null and project_id = any(array(select private.my_project_ids_with_role('editor'))))
+  with check ((select private.can_write()) and deleted_at is null and project_id = any(array(select private.my_project_ids_with_role('editor'))));
 
 drop policy if exists "editors trash project files" on public.files;
 create policy "editors trash project files"
   on public.files for delete
   to authenticated
-  using ((select private.can_write()) and project_id = any(array(select private.my_project_ids_with_role('editor'))));
+  using ((select private.can_write()) and deleted_at is null and project_id = any(array(select private.my_project_ids_with_role('editor'))));

@@ -24,13 +24,13 @@ create policy "users create projects they own"
 drop policy if exists "project admins update projects" on public.projects;
 create policy "project admins update projects"
   on public.projects for update to authenticated
-  using ((select private.can_write()) and id = any (array(select private.my_project_ids_with_role('admin'))))
-  with check ((select private.can_write()) and id = any (array(select private.my_project_ids_with_role('admin'))));
+  using ((select private.can_write()) and deleted_at is null and id = any (array(select private.my_project_ids_with_role('admin'))))
+  with check ((select private.can_write()) and deleted_at is null and id = any (array(select private.my_project_ids_with_role('admin'))));
 
 drop policy if exists "owners delete projects" on public.projects;
 create policy "owners delete projects"
   on public.projects for delete to authenticated
-  using ((select private.can_write()) and id = any (array(select private.my_project_ids_with_role('owner'))));
+  using ((select private.can_write()) and deleted_at is null and id = any (array(select private.my_project_ids_with_role('owner'))));
 
 -- public.project_members ----------------------------------------------------
 -- "Up to their own role": the caller is an admin or the owner (my_project_ids_with_role('admin'))

@@ -27,10 +27,10 @@ create policy "editors create tasks"
 drop policy if exists "editors update tasks" on public.tasks;
 create policy "editors update tasks"
   on public.tasks for update to authenticated
-  using ((select private.can_write()) and project_id = any (array(select private.my_project_ids_with_role('editor'))))
-  with check ((select private.can_write()) and project_id = any (array(select private.my_project_ids_with_role('editor'))));
+  using ((select private.can_write()) and deleted_at is null and project_id = any (array(select private.my_project_ids_with_role('editor'))))
+  with check ((select private.can_write()) and deleted_at is null and project_id = any (array(select private.my_project_ids_with_role('editor'))));
 
 drop policy if exists "editors delete tasks" on public.tasks;
 create policy "editors delete tasks"
   on public.tasks for delete to authenticated
-  using ((select private.can_write()) and project_id = any (array(select private.my_project_ids_with_role('editor'))));
+  using ((select private.can_write()) and deleted_at is null and project_id = any (array(select private.my_project_ids_with_role('editor'))));

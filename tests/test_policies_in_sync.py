@@ -1,4 +1,5 @@
-"""policies/ and migrations/ say the same thing: a policy is never changed in one place only.
+"""policies/ and migrations/ say the same thing, both ways: a policy is never changed in one
+place only, and no migration creates a policy policies/ does not state.
 
 The diff is `supabase db diff` between a scratch database built from the migrations and one
 built from the migrations plus policies/ (devstack/policies.py). Fix a failure with
@@ -47,3 +48,18 @@ def test_an_edited_policy_is_caught(stack: Stack, tmp_path: Path) -> None:
     )
     difference = policies.diff(stack.cfg, [*policies.policy_files(stack.cfg), edit])
     assert row["policyname"] in difference
+
+
+def test_a_policy_only_a_migration_creates_or_changes_is_caught(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # one diff for both cases (each diff builds two scratch databases)
+    sneaky = tmp_path / "zz_sneaky_migration.sql"
+    sneaky.write_text(
+        'create policy "anyone reads every task" on public.tasks for select to authenticated\n'
+        "  using (true);\n"
+        'alter policy "members read live tasks" on public.tasks using (true);\n'
+    )
+    difference = policies.diff(stack.cfg, extra_migrations=[sneaky])
+    assert 'DROP POLICY "anyone reads every task"' in difference
+    assert "members read live tasks" in difference

@@ -280,7 +280,7 @@ def test_supabase_py_invokes_a_function_through_the_gateway(stack: Stack) -> Non
     assert (stack.cfg.functions_dir / "health" / "app.py").exists()
     client = create_client(stack.env["API_URL"], stack.env["ANON_KEY"])
     body = client.functions.invoke("health", {"method": "GET"})
-    assert json.loads(body)["status"] in {"ok", "degraded"}
+    assert json.loads(body)["status"] == "ok"  # the statuses are "ok" and "unavailable"
 
 
 @pytest.mark.parametrize(
@@ -293,11 +293,13 @@ def test_supabase_py_invokes_a_function_through_the_gateway(stack: Stack) -> Non
     ],
 )
 def test_gateway_forwards_the_query_string_as_sent(stack: Stack, query: str) -> None:
-    assert stack.sql("select to_regclass('public.projects') is not null as ok") == [{"ok": True}]
     user = stack.new_user()
+    for name in ("a b", "c", "other"):  # something for every query to find (or refuse)
+        stack.sql("insert into public.projects (name, owner_id) values (%s, %s)", (name, user.id))
     auth = {"Authorization": f"Bearer {user.token}"}
     direct = httpx.get(f"{stack.env['POSTGREST_URL']}/projects?{query}", headers=auth)
     through = stack.http().get(
         f"/rest/v1/projects?{query}&apikey={stack.env['ANON_KEY']}", headers=auth
     )
+    assert direct.json() != [], "the comparison needs an answer that depends on the query"
     assert (through.status_code, through.json()) == (direct.status_code, direct.json())

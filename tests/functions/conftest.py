@@ -111,21 +111,28 @@ def post_to_s3(
     )
 
 
+def file_row(stack: Stack, file_id: str) -> dict[str, Any]:
+    """The files row now (as superuser); fails if there is none."""
+    rows = stack.sql("select * from public.files where id = %s", (file_id,))
+    assert rows, f"no files row {file_id}"
+    return rows[0]
+
+
 def wait_for_status(
     stack: Stack,
     file_id: str,
     until: Callable[[str], bool] = lambda s: s != "pending",
     attempts: int = 120,
 ) -> dict[str, Any]:
-    """Poll the row (as superuser) until its status satisfies ``until``; return the row."""
+    """Poll the row (as superuser) until its status satisfies ``until``; return the row.
+    Fails (with the last row seen) if it never does."""
     row: dict[str, Any] = {}
     for _ in range(attempts):
-        rows = stack.sql("select * from public.files where id = %s", (file_id,))
-        row = rows[0] if rows else {}
-        if row and until(row["status"]):
+        row = file_row(stack, file_id)
+        if until(row["status"]):
             return row
         time.sleep(0.25)
-    return row
+    raise AssertionError(f"file {file_id} never reached the awaited status; last row: {row}")
 
 
 def s3_client(env: dict[str, str]) -> Any:

@@ -15,6 +15,7 @@ import pytest
 from devstack.events import LambdaContext, scheduled_event, sqs_event
 from tests.functions.conftest import (
     Team,
+    file_row,
     log_records,
     object_exists,
     post_to_s3,
@@ -212,11 +213,11 @@ def test_expiry_queues_removal_before_failing_the_row(
     with pytest.raises(Exception, match=r"NonExistentQueue|QueueDoesNotExist|does not exist"):
         service.expire_pending_uploads(make_settings(files_cleanup_queue_url=missing_queue))
     # Queueing failed, so the row is still pending and the next run picks it up again.
-    assert wait_for_status(stack, file_id, attempts=1)["status"] == "pending"
+    assert file_row(stack, file_id)["status"] == "pending"
     assert object_exists(functions_env, key)
 
     assert service.expire_pending_uploads(settings) >= 1
-    row = wait_for_status(stack, file_id, attempts=1)
+    row = file_row(stack, file_id)
     assert (row["status"], row["failure_reason"]) == ("failed", "upload not completed in time")
     assert wait_until_object_gone(functions_env, key)
 
@@ -333,7 +334,7 @@ def test_s3_notification_is_idempotent(
     event["Records"][0]["s3"]["bucket"]["name"] = functions_env["FILES_BUCKET"]
     event["Records"][0]["s3"]["object"]["key"] = body["upload"]["fields"]["key"]
     object_created(event, _context())  # replayed notification
-    assert wait_for_status(stack, body["file"]["id"], attempts=1)["status"] == "ready"
+    assert file_row(stack, body["file"]["id"])["status"] == "ready"
     assert object_exists(functions_env, body["upload"]["fields"]["key"])
 
 
@@ -421,10 +422,21 @@ def test_deleting_a_file_row_removes_its_object_through_webhook_and_queue(
     data = b"to be deleted"
     body = sign_upload(stack, team.members["editor"], upload_request(team.project_id, data)).json()
     key = body["upload"]["fields"]["key"]
-    post_to_s3(body["upload"], data, "text/plain")
+    posted = post_to_s3(body["upload"], data, "text/plain")
+    assert posted.status_code == 204, posted.text
     assert wait_for_status(stack, body["file"]["id"])["status"] == "ready"
-    old = stack.sql("select * from public.files where id = %s", (body["file"]["id"],))[0]
-    stack.rest(team.members["editor"].token).table("files").delete().eq("id", old["id"]).execute()
+    file_id = body["file"]["id"]
+    # A DELETE through the API only soft-deletes (no webhook fires); the row really goes when
+    # the purge deletes it, which is what fires the database webhook in production.
+    stack.rest(team.members["editor"].token).table("files").delete().eq("id", file_id).execute()
+    assert file_row(stack, file_id)["deleted_at"] is not None
+    assert object_exists(stack.env, key)  # still restorable
+    stack.sql(
+        "update public.files set deleted_at = now() - interval '31 days' where id = %s", (file_id,)
+    )
+    old = file_row(stack, file_id)
+    stack.sql("delete from public.files where id = %s", (file_id,))  # the purge, for this row
+    assert stack.sql("select 1 from public.files where id = %s", (file_id,)) == []
     hook = {
         "type": "DELETE",
         "table": "files",

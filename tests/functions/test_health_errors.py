@@ -94,6 +94,7 @@ def test_a_slow_database_fails_within_the_check_timeout(
     status, body = _health(make_settings, url)
     assert status == 503, body
     database = body["checks"]["database"]
-    # The request's own timeout (CHECK_TIMEOUT), not the outer wait_for (CHECK_TIMEOUT + 1).
+    # The request's own timeout (CHECK_TIMEOUT) fired, not the outer wait_for (CHECK_TIMEOUT
+    # + 1), which says "timed out": the detail tells which, no wall-clock assertion needed.
     assert database["detail"] == "query failed (data_api_unavailable)"
-    assert database["duration_ms"] < (CHECK_TIMEOUT + 0.9) * 1000
+    assert database["duration_ms"] > 0

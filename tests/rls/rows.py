@@ -81,6 +81,20 @@ def _teammate_into_p(w: World) -> str:
     return person
 
 
+def _deleted(maker: Maker, table: str) -> Maker:
+    """A row of the kind ``maker`` makes, soft-deleted a day ago."""
+
+    def make(w: World, role: str) -> str | None:
+        row = maker(w, role)
+        w.sql(
+            f"update public.{table} set deleted_at = now() - interval '1 day' where id = %s",
+            (row,),
+        )
+        return row
+
+    return make
+
+
 EXISTING: dict[str, dict[str, Maker]] = {
     "profiles": {
         "mine": lambda w, r: w.uid(r),
@@ -94,6 +108,7 @@ EXISTING: dict[str, dict[str, Maker]] = {
     "projects": {
         "one i am in": lambda w, r: w.member_project(),
         "someone elses": lambda w, r: w.project(w.uid("stranger")),
+        "deleted one i am in": _deleted(lambda w, r: w.member_project(), "projects"),
     },
     "project_members": {
         "mine": _own_membership,
@@ -103,10 +118,14 @@ EXISTING: dict[str, dict[str, Maker]] = {
     "tasks": {
         "in my project": lambda w, r: w.task(w.project_p),
         "in another project": lambda w, r: w.task(w.project_q),
+        "deleted in my project": _deleted(lambda w, r: w.task(w.project_p), "tasks"),
     },
     "files": {
         "in my project": lambda w, r: w.file(w.project_p, w.uid("owner")),
         "in another project": lambda w, r: w.file(w.project_q, w.uid("stranger")),
+        "deleted in my project": _deleted(
+            lambda w, r: w.file(w.project_p, w.uid("owner")), "files"
+        ),
     },
     "conversations": {
         "one i am in": lambda w, r: w.member_conversation(),
@@ -125,6 +144,7 @@ EXISTING: dict[str, dict[str, Maker]] = {
         "mine": lambda w, r: w.message(w.conversation_c, w.uid(r)),
         "a teammates": lambda w, r: w.message(w.conversation_c, w.uid("teammate")),
         "in another conversation": lambda w, r: w.message(w.conversation_d, w.uid("stranger")),
+        "deleted mine": _deleted(lambda w, r: w.message(w.conversation_c, w.uid(r)), "messages"),
     },
     "message_attachments": {
         "mine": lambda w, r: w.attachment(w.conversation_c, w.uid(r)),
@@ -151,6 +171,7 @@ EXISTING: dict[str, dict[str, Maker]] = {
     "documents": {
         "in my project": lambda w, r: w.document(w.project_p),
         "in another project": lambda w, r: w.document(w.project_q),
+        "deleted in my project": _deleted(lambda w, r: w.document(w.project_p), "documents"),
     },
     "document_versions": {
         "in my project": lambda w, r: w.version(w.project_p),

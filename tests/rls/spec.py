@@ -16,6 +16,10 @@ The world the roles live in (``tests/rls/conftest.py``):
 - project Q and conversation D belonging to someone none of the roles knows;
 - ``outsider``: signed in, in nothing; ``platform_admin``: platform role admin, in
   nothing; ``anon``: no token at all.
+
+Tables that soft-delete (a ``deleted_at`` column) have a ``deleted ...`` kind, a row deleted
+a day ago: nobody reads, updates or deletes it through the API (rpc restore_deleted brings it
+back; the purge removes it). test_matrix_writes.py checks the list against the catalog.
 """
 
 from __future__ import annotations
@@ -73,10 +77,10 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "delete": rule(mine=NOBODY, someone_elses=NOBODY),
     },
     "projects": {
-        "select": rule(one_i_am_in=P_MEMBERS, someone_elses=NOBODY),
+        "select": rule(one_i_am_in=P_MEMBERS, someone_elses=NOBODY, deleted_one_i_am_in=NOBODY),
         "insert": rule(owned_by_me=WRITERS, owned_by_someone_else=NOBODY),
-        "update": rule(one_i_am_in=P_ADMINS, someone_elses=NOBODY),
-        "delete": rule(one_i_am_in=OWNER, someone_elses=NOBODY),
+        "update": rule(one_i_am_in=P_ADMINS, someone_elses=NOBODY, deleted_one_i_am_in=NOBODY),
+        "delete": rule(one_i_am_in=OWNER, someone_elses=NOBODY, deleted_one_i_am_in=NOBODY),
     },
     "project_members": {
         "select": rule(mine=P_MEMBERS, a_teammates=P_MEMBERS, in_another_project=NOBODY),
@@ -91,16 +95,28 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         ),
     },
     "tasks": {
-        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        "select": rule(
+            in_my_project=P_MEMBERS, in_another_project=NOBODY, deleted_in_my_project=NOBODY
+        ),
         "insert": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
-        "update": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
-        "delete": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+        "update": rule(
+            in_my_project=P_EDITORS, in_another_project=NOBODY, deleted_in_my_project=NOBODY
+        ),
+        "delete": rule(
+            in_my_project=P_EDITORS, in_another_project=NOBODY, deleted_in_my_project=NOBODY
+        ),
     },
     "files": {
-        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        "select": rule(
+            in_my_project=P_MEMBERS, in_another_project=NOBODY, deleted_in_my_project=NOBODY
+        ),
         "insert": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
-        "update": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
-        "delete": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+        "update": rule(
+            in_my_project=P_EDITORS, in_another_project=NOBODY, deleted_in_my_project=NOBODY
+        ),
+        "delete": rule(
+            in_my_project=P_EDITORS, in_another_project=NOBODY, deleted_in_my_project=NOBODY
+        ),
     },
     "conversations": {
         "select": rule(one_i_am_in=P_MEMBERS, someone_elses=NOBODY),
@@ -119,10 +135,25 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "delete": rule(mine=P_MEMBER_WRITERS, a_teammates=OWNER, in_another_conversation=NOBODY),
     },
     "messages": {
-        "select": rule(mine=P_MEMBERS, a_teammates=P_MEMBERS, in_another_conversation=NOBODY),
+        "select": rule(
+            mine=P_MEMBERS,
+            a_teammates=P_MEMBERS,
+            in_another_conversation=NOBODY,
+            deleted_mine=NOBODY,
+        ),
         "insert": rule(in_my_conversation=P_MEMBER_WRITERS, in_another_conversation=NOBODY),
-        "update": rule(mine=P_MEMBER_WRITERS, a_teammates=NOBODY, in_another_conversation=NOBODY),
-        "delete": rule(mine=P_MEMBER_WRITERS, a_teammates=NOBODY, in_another_conversation=NOBODY),
+        "update": rule(
+            mine=P_MEMBER_WRITERS,
+            a_teammates=NOBODY,
+            in_another_conversation=NOBODY,
+            deleted_mine=NOBODY,
+        ),
+        "delete": rule(
+            mine=P_MEMBER_WRITERS,
+            a_teammates=NOBODY,
+            in_another_conversation=NOBODY,
+            deleted_mine=NOBODY,
+        ),
     },
     "message_attachments": {
         "select": rule(in_my_conversation=P_MEMBERS, in_another_conversation=NOBODY),
@@ -156,10 +187,16 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "delete": rule(mine=WRITERS, on_an_event_in_my_project=OWNER, someone_elses=NOBODY),
     },
     "documents": {
-        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        "select": rule(
+            in_my_project=P_MEMBERS, in_another_project=NOBODY, deleted_in_my_project=NOBODY
+        ),
         "insert": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
-        "update": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
-        "delete": rule(in_my_project=P_EDITORS, in_another_project=NOBODY),
+        "update": rule(
+            in_my_project=P_EDITORS, in_another_project=NOBODY, deleted_in_my_project=NOBODY
+        ),
+        "delete": rule(
+            in_my_project=P_EDITORS, in_another_project=NOBODY, deleted_in_my_project=NOBODY
+        ),
     },
     "document_versions": {
         "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),

@@ -254,16 +254,23 @@ def test_embedding_does_not_reach_rows_the_caller_cannot_read(world: World) -> N
 
 
 def test_inner_join_filters_do_not_leak_through_an_unreadable_parent(world: World) -> None:
-    world.task(world.project_q)
-    rows = (
-        world.client("outsider")
-        .get(
-            "/tasks",
-            params={"select": "id,projects!inner(id)", "projects.id": f"eq.{world.project_q}"},
-        )
-        .json()
+    # the outsider attends an event in project Q: the event is readable, Q is not
+    event = world.event(world.uid("stranger"), world.project_q, attendee=world.uid("outsider"))
+    name = world.one("select name from public.projects where id = %s", (world.project_q,))
+    outsider = world.client("outsider")
+    seen = outsider.get("/calendar_events", params={"id": f"eq.{event}", "select": "id"})
+    assert seen.json() == [{"id": event}]
+    # filtering on the parent's columns through an inner join would confirm Q's name
+    probed = outsider.get(
+        "/calendar_events",
+        params={
+            "id": f"eq.{event}",
+            "select": "id,projects!inner(id)",
+            "projects.name": f"eq.{name}",
+        },
     )
-    assert rows == []
+    assert probed.status_code == 200, probed.text
+    assert probed.json() == []
 
 
 def test_rpcs_called_by_outsiders_are_refused(world: World) -> None:

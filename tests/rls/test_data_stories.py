@@ -137,45 +137,58 @@ def test_read_receipts_are_the_members_own_last_read_at(world: World) -> None:
 # -- realtime -----------------------------------------------------------------------------
 
 
-def realtime_join(stack: Stack, user_id: str, topic: str, extension: str = "broadcast") -> bool:
-    """What Realtime does when a client joins a private channel: as the user, with the
-    topic set, insert a message and read it back, then roll back."""
+def realtime_can(stack: Stack, user_id: str, topic: str, extension: str, action: str) -> bool:
+    """What Realtime asks the database when a client joins a private channel, one question
+    at a time, as the user with the topic set, rolled back: ``read`` (SELECT on
+    realtime.messages: may they receive? a message is put there first, as the superuser) or
+    ``send`` (INSERT: may they broadcast / track presence?)."""
     claims = json.dumps({"sub": user_id, "role": "authenticated"})
     with psycopg.connect(stack.env["DB_URL"]) as conn:
         conn.execute("begin")
-        conn.execute("set local role authenticated")
-        conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
-        conn.execute("select set_config('realtime.topic', %s, true)", (topic,))
-        try:
+        if action == "read":
             conn.execute(
                 "insert into realtime.messages (topic, extension, event, payload, private)"
                 " values (%s, %s, 'typing', '{}', true)",
                 (topic, extension),
             )
-            row = conn.execute(
-                "select count(*) from realtime.messages where topic = %s", (topic,)
-            ).fetchone()
-            allowed = bool(row and row[0])
+        conn.execute("set local role authenticated")
+        conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
+        conn.execute("select set_config('realtime.topic', %s, true)", (topic,))
+        try:
+            if action == "read":
+                row = conn.execute(
+                    "select count(*) from realtime.messages where topic = %s", (topic,)
+                ).fetchone()
+                allowed = bool(row and row[0])
+            else:
+                conn.execute(
+                    "insert into realtime.messages (topic, extension, event, payload, private)"
+                    " values (%s, %s, 'typing', '{}', true)",
+                    (topic, extension),
+                )
+                allowed = True
         except psycopg.errors.InsufficientPrivilege:
             allowed = False
         conn.rollback()
     return allowed
 
 
+@pytest.mark.parametrize("action", ["read", "send"])
 @pytest.mark.parametrize("extension", ["broadcast", "presence"])
-def test_only_a_conversations_members_join_its_private_channel(
-    stack: Stack, world: World, extension: str
+def test_only_a_conversations_members_read_and_send_on_its_private_channel(
+    stack: Stack, world: World, extension: str, action: str
 ) -> None:
     topic = f"conversation:{world.conversation_c}"
-    assert realtime_join(stack, world.uid("viewer"), topic, extension)
-    assert realtime_join(stack, world.uid("guest"), topic, extension)
-    assert not realtime_join(stack, world.uid("outsider"), topic, extension)
-    assert not realtime_join(stack, world.uid("disabled"), topic, extension)
-    assert not realtime_join(
-        stack, world.uid("viewer"), f"conversation:{world.conversation_d}", extension
-    )
-    assert not realtime_join(stack, world.uid("viewer"), "conversation:not-a-uuid", extension)
-    assert not realtime_join(stack, world.uid("viewer"), f"project:{world.project_p}", extension)
+    for role in ("guest", "viewer", "editor", "project_admin", "owner"):
+        assert realtime_can(stack, world.uid(role), topic, extension, action), role
+    for role in ("outsider", "platform_admin", "disabled"):
+        assert not realtime_can(stack, world.uid(role), topic, extension, action), role
+    for elsewhere in (
+        f"conversation:{world.conversation_d}",
+        "conversation:not-a-uuid",
+        f"project:{world.project_p}",
+    ):
+        assert not realtime_can(stack, world.uid("viewer"), elsewhere, extension, action)
 
 
 def test_messages_notifications_and_tasks_are_published_to_realtime(stack: Stack) -> None:
@@ -383,12 +396,16 @@ def test_the_owner_deletes_and_restores_a_project(world: World) -> None:
         == 204
     )
     assert world.one("select deleted_at from public.projects where id = %s", (project,)) is None
-    world.client("owner").delete("/projects", params={"id": f"eq.{project}"})
+    assert (
+        world.client("owner").delete("/projects", params={"id": f"eq.{project}"}).status_code == 204
+    )
+    assert world.one("select deleted_at is not null from public.projects where id = %s", (project,))
     assert world.client("owner").get("/projects", params={"id": f"eq.{project}"}).json() == []
     # its tasks vanish with it
     task = world.task(project)
     assert world.client("editor").get("/tasks", params={"id": f"eq.{task}"}).json() == []
     rpc(world, "owner", "restore_deleted", target_table="projects", target_id=project)
+    assert world.one("select deleted_at from public.projects where id = %s", (project,)) is None
     assert len(world.client("viewer").get("/tasks", params={"id": f"eq.{task}"}).json()) == 1
 
 

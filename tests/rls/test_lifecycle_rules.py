@@ -85,6 +85,9 @@ def test_a_deleted_documents_versions_vanish_and_come_back_with_it(world: World)
 
     deleted = world.client("editor").delete("/documents", params={"id": f"eq.{document}"})
     assert deleted.status_code == 204
+    assert world.one(
+        "select deleted_at is not null from public.documents where id = %s", (document,)
+    )
     for role in ("viewer", "editor", "project_admin", "owner"):
         assert world.client(role).get("/document_versions", params=where).json() == [], role
     by_document = world.client("viewer").get(
@@ -114,6 +117,7 @@ def test_a_deleted_messages_attachments_vanish_and_come_back_with_it(world: Worl
 
     deleted = world.client("editor").delete("/messages", params={"id": f"eq.{message}"})
     assert deleted.status_code == 204
+    assert world.one("select deleted_at is not null from public.messages where id = %s", (message,))
     for role in ("viewer", "editor", "owner"):
         seen = world.client(role).get("/message_attachments", params=where).json()
         assert seen == [{"id": other}], role

@@ -1,6 +1,12 @@
 """The RLS matrix: every (exposed relation x operation x kind of row x role) cell of
 spec.py, checked over HTTP through PostgREST with real tokens, plus the catalog checks
-that keep the spec complete."""
+that keep the spec complete.
+
+Each refused cell requires the database's own refusal (SQLSTATE 42501 in the body, or an
+empty answer where RLS hides the row) and checks in SQL that nothing changed: a broken
+token, a gateway error or a validation error does not pass for a refusal. A refused insert is
+also sent with ``return=minimal`` (no SELECT policy involved) and inside a bulk array.
+Unfiltered writes, upserts and the guarded columns are in test_matrix_writes.py."""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ from tests.rls.rows import EXISTING, KEY, NEW, change
 from tests.rls.spec import HAS_NO_SUCH_ROW, IN_P, OPERATIONS, ROLES, SPEC, cells
 from tests.rls.world import PROJECT_ROLES, World
 from tests.support import REPRESENTATION, Stack
+
+MINIMAL = {"Prefer": "return=minimal"}
 
 EXPOSED_RELATIONS = """
 select c.relname as name, c.relkind as kind, c.relrowsecurity as rls,
@@ -77,6 +85,10 @@ def _current(world: World, relation: str, key: str, value: str) -> dict[str, Any
     return rows[0]["row"] if rows else None
 
 
+def _count(world: World, relation: str) -> int:
+    return int(world.one(f"select count(*) from public.{relation}"))
+
+
 def _has_values(world: World, relation: str, key: str, value: str, patch: dict[str, Any]) -> bool:
     where = " and ".join(f"{col} = %s" for col in patch)
     return bool(
@@ -85,6 +97,25 @@ def _has_values(world: World, relation: str, key: str, value: str, patch: dict[s
             (value, *patch.values()),
         )
     )
+
+
+def database_refused(response: Any, said: str) -> None:
+    """401/403 carrying the database's 42501 (privilege or policy), nothing else."""
+    assert response.status_code in (401, 403), f"{said}: {response.status_code} {response.text}"
+    assert response.json().get("code") == "42501", f"{said}: {response.text}"
+
+
+def refused_or_hidden(response: Any, said: str, hidden: tuple[int, ...]) -> None:
+    """The database's refusal, or a ``hidden`` status (RLS let no row through)."""
+    if response.status_code not in hidden:
+        database_refused(response, said)
+
+
+def allowed_insert_body(world: World, relation: str, role: str) -> dict[str, Any] | None:
+    for kind, roles in SPEC[relation]["insert"].items():
+        if role in roles:
+            return NEW[relation][kind](world, role)
+    return None
 
 
 def _cell_id(cell: tuple[str, str, str, str, bool]) -> str:
@@ -103,28 +134,52 @@ def test_rls_matrix(
     http = world.client(role)
     key = KEY.get(relation, "id")
     url = f"/{relation}"
+    said = f"{role} {op} {kind} {relation}"
 
     if op == "insert":
         body = NEW[relation][kind](world, role)
-        response = http.post(url, json=body, headers=REPRESENTATION)
         if allowed:
+            response = http.post(url, json=body, headers=REPRESENTATION)
             assert response.status_code == 201, f"{role} should insert {kind}: {response.text}"
             assert len(response.json()) == 1
-        else:
-            # a refusal by policy or privilege, never a validation error or a crash
-            assert response.status_code in (401, 403), f"{role} inserted {kind}: {response.text}"
+            return
+        before = _count(world, relation)
+        response = http.post(url, json=body, headers=REPRESENTATION)
+        database_refused(response, said)
+        # without the read-back, only the insert rule can refuse it
+        response = http.post(url, json=NEW[relation][kind](world, role), headers=MINIMAL)
+        database_refused(response, f"{said} (return=minimal)")
+        # one refused row refuses the whole array, next to a row the role may insert
+        bulk = [
+            NEW[relation][kind](world, role),
+            allowed_insert_body(world, relation, role) or NEW[relation][kind](world, role),
+        ]
+        columns = ",".join(sorted({col for row in bulk for col in row}))
+        response = http.post(
+            url,
+            params={"columns": columns},
+            json=bulk,
+            headers={"Prefer": "return=minimal, missing=default"},
+        )
+        database_refused(response, f"{said} (bulk)")
+        assert _count(world, relation) == before, f"{said}: a refused insert wrote a row"
         return
 
     made = EXISTING[relation][kind](world, role)
     assert made is not None, f"no row of kind '{kind}' in {relation} for {role}"
     value = str(made)
     where = {key: f"eq.{value}"}
+    before_row = _current(world, relation, key, value)
 
     if op == "select":
         response = http.get(url, params={**where, "select": key})
-        assert response.status_code in (200, 401, 403), response.text
-        seen = response.status_code == 200 and len(response.json()) == 1
-        assert seen == allowed, f"{role} {'cannot' if allowed else 'can'} read {kind} {relation}"
+        if allowed:
+            assert response.status_code == 200, response.text
+            assert len(response.json()) == 1, f"{role} cannot read {kind} {relation}"
+        else:
+            refused_or_hidden(response, said, hidden=(200,))
+            if response.status_code == 200:
+                assert response.json() == [], f"{role} can read {kind} {relation}"
 
     elif op == "update":
         patch = change(relation, kind, role)
@@ -132,17 +187,23 @@ def test_rls_matrix(
         if allowed:
             assert response.status_code == 200, response.text
             assert len(response.json()) == 1, f"{role} updated nothing: {response.text}"
+            assert _has_values(world, relation, key, value, patch)
         else:
-            assert response.status_code in (200, 401, 403), response.text
+            refused_or_hidden(response, said, hidden=(200,))
             if response.status_code == 200:
                 assert response.json() == [], f"{role} updated {kind} {relation}"
-        assert _has_values(world, relation, key, value, patch) == allowed
+            assert _current(world, relation, key, value) == before_row, f"{said} changed it"
 
     else:  # delete (projects, tasks, files, messages, documents: soft delete)
-        response = http.delete(url, params=where, headers={"Prefer": "return=minimal"})
-        assert response.status_code in (204, 401, 403), response.text
+        response = http.delete(url, params=where, headers=MINIMAL)
         row = _current(world, relation, key, value)
-        gone = row is None or row.get("deleted_at") is not None
-        assert gone == allowed, (
-            f"{role} {'could not' if allowed else 'could'} delete {kind} {relation}"
-        )
+        if allowed:
+            assert response.status_code == 204, response.text
+            assert row is None or (
+                before_row is not None
+                and before_row.get("deleted_at") is None
+                and row.get("deleted_at") is not None
+            ), f"{role} could not delete {kind} {relation}"
+        else:
+            refused_or_hidden(response, said, hidden=(204,))
+            assert row == before_row, f"{role} could delete {kind} {relation}"
