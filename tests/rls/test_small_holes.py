@@ -265,3 +265,29 @@ def test_a_bulk_insert_over_1000_rows_is_refused_with_413(stack: Stack, world: W
     assert world.one("select count(*) from public.tasks where project_id = %s", (project,)) == 0
     ok = world.client("editor").post("/tasks", json=rows[:1000], headers=MINIMAL)
     assert ok.status_code == 201, ok.text[:300]
+
+
+def test_every_table_clients_insert_into_bounds_bulk_inserts_and_hides_unseen_ids(
+    stack: Stack,
+) -> None:
+    missing = stack.sql(
+        """
+        select c.relname as name,
+               exists (select 1 from pg_trigger tg where tg.tgrelid = c.oid
+                        and tg.tgname = c.relname || '_limit_bulk_insert') as bounded,
+               exists (select 1 from pg_trigger tg where tg.tgrelid = c.oid
+                        and tg.tgname = c.relname || '_fresh_id_for_unseen_row') as fresh_ids,
+               exists (select 1 from information_schema.columns col
+                        where col.table_schema = 'public' and col.table_name = c.relname
+                          and col.column_name = 'id' and col.data_type = 'uuid'
+                          and col.column_default like 'gen_random_uuid()%%') as generated_id
+          from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 'public' and c.relkind = 'r'
+           and has_table_privilege('authenticated', c.oid, 'insert')
+        """
+    )
+    assert missing, "no table clients insert into?"
+    unbounded = [r["name"] for r in missing if not r["bounded"]]
+    assert not unbounded, f"add a <table>_limit_bulk_insert trigger to: {unbounded}"
+    exposed_ids = [r["name"] for r in missing if r["generated_id"] and not r["fresh_ids"]]
+    assert not exposed_ids, f"add a <table>_fresh_id_for_unseen_row trigger to: {exposed_ids}"
