@@ -620,12 +620,20 @@ def test_export_gathers_a_persons_data_and_erasure_hands_their_projects_on(
     project = world.project(person.id, {heir.id: "editor"})
     solo = world.project(person.id)
     world.message(world.conversation_c, person.id)
+    by_address = world.invitation(world.project_p, email=person.email.lower())
+    by_id = world.invitation(world.member_project(), invitee=person.id)
+    renamed = stack.http(person.token).patch(
+        "/rest/v1/profiles", params={"id": f"eq.{person.id}"}, json={"full_name": "Pat"}
+    )
+    assert renamed.status_code == 204, renamed.text
     service = stack.service_rest()
 
     export = service.rpc("export_user_data", {"user_id": person.id}).execute().data
     assert export["profile"]["id"] == person.id
     assert {p["id"] for p in export["projects_owned"]} == {project, solo}
     assert len(export["messages"]) == 1
+    assert {i["id"] for i in export["project_invitations"]} == {by_address, by_id}
+    assert [o["ip"] for o in export["audit_log_origins"]] == ["127.0.0.1"]
 
     service.rpc("erase_user", {"user_id": person.id}).execute()
     assert (
@@ -640,3 +648,8 @@ def test_export_gathers_a_persons_data_and_erasure_hands_their_projects_on(
         "select count(*) as n from public.messages where author_id = %s", (person.id,)
     )
     assert messages[0]["n"] == 0
+    invitations = stack.sql(
+        "select count(*) as n from public.project_invitations where id in (%s, %s)",
+        (by_address, by_id),
+    )
+    assert invitations[0]["n"] == 0
