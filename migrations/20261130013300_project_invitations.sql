@@ -315,11 +315,23 @@ begin
     return invitation;
   end if;
 
+  -- no endless notifications: a person is invited to a project at most 3 times a week
+  -- (revoking and inviting again counts), and a project has at most 500 open invitations
   if (select count(*) from public.project_invitations i
-       where i.project_id = invite_project_member.project_id and i.status = 'pending'
-         and i.expires_at > now()) >= 500 then
-    raise exception 'a project has at most 500 open invitations' using errcode = '54000',
-      hint = 'revoke some or wait for them to be answered';
+       where i.project_id = invite_project_member.project_id
+         and i.created_at > now() - interval '7 days'
+         and ((address is null and i.invitee_id = invite_project_member.user_id and i.email is null)
+              or i.email = address)) >= 3
+     or (select count(*) from public.project_invitations i
+          where i.project_id = invite_project_member.project_id and i.status = 'pending'
+            and i.expires_at > now()) >= 500 then
+    raise sqlstate 'PGRST'
+      using message = json_build_object(
+              'code', 'too_many_invitations',
+              'message', 'a person is invited to a project at most 3 times a week, '
+                         'and a project has at most 500 open invitations',
+              'hint', 'wait for the invitations to be answered, or try again next week')::text,
+            detail = json_build_object('status', 429, 'headers', json_build_object())::text;
   end if;
 
   insert into public.project_invitations (project_id, project_name, role, invitee_id, email, invited_by)
@@ -379,6 +391,16 @@ begin
   if accept then
     if not exists (select 1 from public.projects p where p.id = invitation.project_id and p.deleted_at is null) then
       raise exception 'the project no longer exists' using errcode = '22023';
+    end if;
+    -- whoever invited must still be allowed to: an admin demoted (or gone) since cannot
+    -- bring people in, nor in a role above the one they have now
+    if not exists (
+      select 1 from public.project_members pm
+       where pm.project_id = invitation.project_id and pm.user_id = invitation.invited_by
+         and pm.role >= 'admin' and pm.role >= invitation.role
+    ) then
+      raise exception 'this invitation is no longer valid: whoever sent it no longer manages the project'
+        using errcode = '22023', hint = 'ask a project admin to invite you again';
     end if;
     insert into public.project_members (project_id, user_id, role, invited_by)
     values (invitation.project_id, me, invitation.role, invitation.invited_by)

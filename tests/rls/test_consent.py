@@ -517,3 +517,34 @@ def test_a_direct_conversation_closes_when_they_no_longer_share_a_project(
         len(a.get("/rest/v1/messages", params={"conversation_id": f"eq.{conversation}"}).json())
         == 1
     )
+
+
+def test_an_invitation_from_an_admin_demoted_since_cannot_be_accepted(
+    stack: Stack, world: World
+) -> None:
+    project = world.member_project()
+    invitee = stack.new_user()
+    row = invite(world, "project_admin", project, role="admin", user_id=invitee.id)
+    world.sql(
+        "update public.project_members set role = 'viewer' where project_id = %s and user_id = %s",
+        (project, world.uid("project_admin")),
+    )
+    response = stack.http(invitee.token).post(
+        "/rest/v1/rpc/accept_project_invitation", json={"invitation_id": row["id"]}
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "22023"), response.text
+    assert member_role(world, project, invitee.id) is None
+
+
+def test_a_person_is_invited_to_a_project_at_most_3_times_a_week(world: World) -> None:
+    project = world.member_project()
+    person = world.new_person()
+    for _ in range(3):
+        row = invite(world, "owner", project, role="viewer", user_id=person)
+        revoked = call(world, "owner", "revoke_project_invitation", invitation_id=row["id"])
+        assert revoked.status_code == 200, revoked.text
+    fourth = call(
+        world, "owner", "invite_project_member", project_id=project, role="viewer", user_id=person
+    )
+    assert (fourth.status_code, fourth.json()["code"]) == (429, "too_many_invitations")
+    assert world.one("select count(*) from public.notifications where user_id = %s", (person,)) == 3
