@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import traceback
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ HOP_BY_HOP = {
     "upgrade",
 }
 NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
+# set by the edge only (see RestProxy.handle)
+EDGE_HEADERS = {"cf-connecting-ip", "sb-request-id"}
 
 
 def _error(status: int, message: str, hint: str | None = None) -> JSONResponse:
@@ -116,7 +119,16 @@ class RestProxy:
         if refused is not None:
             return refused
         apikey = request.headers.get("apikey") or request.query_params.get("apikey", "")
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED]
+        headers = [
+            (k, v)
+            for k, v in request.headers.items()
+            if k.lower() not in NOT_FORWARDED and k.lower() not in EDGE_HEADERS
+        ]
+        # What the hosted edge sets and a client cannot: the connecting address
+        # (Cloudflare's cf-connecting-ip) and the request id (Supabase's sb-request-id).
+        # The audit trail trusts only these; a client's copies are dropped.
+        headers.append(("cf-connecting-ip", request.client.host if request.client else ""))
+        headers.append(("sb-request-id", str(uuid.uuid4())))
         if "authorization" not in request.headers:
             headers.append(("authorization", f"Bearer {apikey}"))
         upstream = self.client.build_request(
@@ -297,6 +309,8 @@ def main() -> None:
         access_log=os.environ.get("GATEWAY_ACCESS_LOG") == "1",
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # the gateway is the edge: its peer is the client, whatever X-Forwarded-For says
+        proxy_headers=False,
     )
 
 

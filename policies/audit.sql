@@ -17,3 +17,16 @@ create policy "people read their own entries; project admins their project's"
       or project_id = any (array(select private.my_admin_project_ids_including_deleted()))
     )
   );
+
+-- public.audit_log_origins --------------------------------------------------
+-- an entry's IP and user agent: the person who acted, and platform admins
+-- (visible_user_role_ids() is "myself, or everyone for a platform admin")
+alter table public.audit_log_origins enable row level security;
+
+drop policy if exists "people read where they acted from; platform admins read all" on public.audit_log_origins;
+create policy "people read where they acted from; platform admins read all"
+  on public.audit_log_origins for select to authenticated
+  using (
+    (select private.is_active_user())
+    and actor_id = any (array(select private.visible_user_role_ids()))
+  );

@@ -9,21 +9,30 @@ alter table public.messages enable row level security;
 alter table public.message_attachments enable row level security;
 
 -- public.conversations ------------------------------------------------------
+-- DELETE soft-deletes (private.soft_delete()); a conversation's admin is the group's
+-- creator (private.my_group_conversation_ids()); direct conversations are left, not deleted
 drop policy if exists "members read their conversations" on public.conversations;
-create policy "members read their conversations"
+drop policy if exists "members read their live conversations" on public.conversations;
+create policy "members read their live conversations"
   on public.conversations for select to authenticated
-  using ((select private.is_active_user()) and id = any (array(select private.my_conversation_ids())));
+  using (
+    (select private.is_active_user())
+    and deleted_at is null
+    and id = any (array(select private.my_conversation_ids()))
+  );
 
 drop policy if exists "group creators rename their conversations" on public.conversations;
-create policy "group creators rename their conversations"
+drop policy if exists "group admins rename their live conversations" on public.conversations;
+create policy "group admins rename their live conversations"
   on public.conversations for update to authenticated
-  using ((select private.can_write()) and kind = 'group' and created_by = (select auth.uid()))
-  with check ((select private.can_write()) and kind = 'group' and created_by = (select auth.uid()));
+  using ((select private.can_write()) and deleted_at is null and id = any (array(select private.my_group_conversation_ids())))
+  with check ((select private.can_write()) and deleted_at is null and id = any (array(select private.my_group_conversation_ids())));
 
 drop policy if exists "group creators delete their conversations" on public.conversations;
-create policy "group creators delete their conversations"
+drop policy if exists "group admins delete their live conversations" on public.conversations;
+create policy "group admins delete their live conversations"
   on public.conversations for delete to authenticated
-  using ((select private.can_write()) and kind = 'group' and created_by = (select auth.uid()));
+  using ((select private.can_write()) and deleted_at is null and id = any (array(select private.my_group_conversation_ids())));
 
 -- public.conversation_members -----------------------------------------------
 drop policy if exists "members read who is in their conversations" on public.conversation_members;
@@ -67,29 +76,33 @@ create policy "members read live messages"
     and conversation_id = any (array(select private.my_conversation_ids()))
   );
 
+-- posting and editing need an open conversation: a live group, or a direct conversation
+-- whose other person still shares a live project with the author
 drop policy if exists "members post as themselves" on public.messages;
-create policy "members post as themselves"
+drop policy if exists "members post as themselves in open conversations" on public.messages;
+create policy "members post as themselves in open conversations"
   on public.messages for insert to authenticated
   with check (
     (select private.can_write())
     and author_id = (select auth.uid())
-    and conversation_id = any (array(select private.my_conversation_ids()))
+    and conversation_id = any (array(select private.my_open_conversation_ids()))
   );
 
 drop policy if exists "authors edit their messages" on public.messages;
-create policy "authors edit their messages"
+drop policy if exists "authors edit their messages in open conversations" on public.messages;
+create policy "authors edit their messages in open conversations"
   on public.messages for update to authenticated
   using (
     (select private.can_write())
     and deleted_at is null
     and author_id = (select auth.uid())
-    and conversation_id = any (array(select private.my_conversation_ids()))
+    and conversation_id = any (array(select private.my_open_conversation_ids()))
   )
   with check (
     (select private.can_write())
     and deleted_at is null
     and author_id = (select auth.uid())
-    and conversation_id = any (array(select private.my_conversation_ids()))
+    and conversation_id = any (array(select private.my_open_conversation_ids()))
   );
 
 drop policy if exists "authors delete their messages" on public.messages;

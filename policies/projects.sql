@@ -5,6 +5,7 @@
 
 alter table public.projects enable row level security;
 alter table public.project_members enable row level security;
+alter table public.project_invitations enable row level security;
 
 -- public.projects -----------------------------------------------------------
 drop policy if exists "members read their live projects" on public.projects;
@@ -41,15 +42,9 @@ create policy "members read their projects' members"
   on public.project_members for select to authenticated
   using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));
 
+-- no client inserts: people join by accepting an invitation (rpc accept_project_invitation);
+-- the project's creation and the service role add members too
 drop policy if exists "project admins add members up to their own role" on public.project_members;
-create policy "project admins add members up to their own role"
-  on public.project_members for insert to authenticated
-  with check (
-    (select private.can_write())
-    and project_id = any (array(select private.my_project_ids_with_role('admin')))
-    and role <> 'owner'
-    and invited_by = (select auth.uid())
-  );
 
 drop policy if exists "admins change roles up to their own, never the owner's" on public.project_members;
 create policy "admins change roles up to their own, never the owner's"
@@ -74,5 +69,19 @@ create policy "admins remove members below the owner; members leave"
     and (
       user_id = (select auth.uid())
       or project_id = any (array(select private.my_project_ids_with_role('admin')))
+    )
+  );
+
+-- public.project_invitations ------------------------------------------------
+-- written only by the RPCs invite_project_member, accept_project_invitation,
+-- decline_project_invitation and revoke_project_invitation
+drop policy if exists "project admins and the invitee read invitations" on public.project_invitations;
+create policy "project admins and the invitee read invitations"
+  on public.project_invitations for select to authenticated
+  using (
+    (select private.is_active_user())
+    and (
+      project_id = any (array(select private.my_project_ids_with_role('admin')))
+      or id = any (array(select private.my_invitation_ids()))
     )
   );

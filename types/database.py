@@ -35,9 +35,11 @@ PublicIntegrationProvider: TypeAlias = Literal["github", "gitlab", "google_docs"
 
 PublicIntegrationStatus: TypeAlias = Literal["pending", "connected", "syncing", "error", "revoked"]
 
+PublicInvitationStatus: TypeAlias = Literal["pending", "accepted", "declined", "revoked", "expired"]
+
 PublicJobStatus: TypeAlias = Literal["queued", "running", "succeeded", "failed"]
 
-PublicNotificationType: TypeAlias = Literal["message", "task_assigned", "project_member_added", "document_ready", "privacy_request", "system"]
+PublicNotificationType: TypeAlias = Literal["message", "task_assigned", "project_member_added", "document_ready", "privacy_request", "system", "project_invitation"]
 
 PublicPersona: TypeAlias = Literal["solo_entrepreneur", "team_collaborator", "project_admin"]
 
@@ -94,20 +96,39 @@ class PublicActivityEventsUpdate(TypedDict):
     source: NotRequired[Annotated[PublicActivitySource, Field(alias="source")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
 
+class PublicAuditLogOrigins(BaseModel):
+    actor_id: Optional[uuid.UUID] = Field(alias="actor_id")
+    audit_log_id: int = Field(alias="audit_log_id")
+    ip: Optional[PgCatalogInet] = Field(alias="ip")
+    occurred_at: datetime.datetime = Field(alias="occurred_at")
+    user_agent: Optional[str] = Field(alias="user_agent")
+
+class PublicAuditLogOriginsInsert(TypedDict):
+    actor_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="actor_id")]]
+    audit_log_id: Annotated[int, Field(alias="audit_log_id")]
+    ip: NotRequired[Annotated[Optional[PgCatalogInet], Field(alias="ip")]]
+    occurred_at: NotRequired[Annotated[datetime.datetime, Field(alias="occurred_at")]]
+    user_agent: NotRequired[Annotated[Optional[str], Field(alias="user_agent")]]
+
+class PublicAuditLogOriginsUpdate(TypedDict):
+    actor_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="actor_id")]]
+    audit_log_id: NotRequired[Annotated[int, Field(alias="audit_log_id")]]
+    ip: NotRequired[Annotated[Optional[PgCatalogInet], Field(alias="ip")]]
+    occurred_at: NotRequired[Annotated[datetime.datetime, Field(alias="occurred_at")]]
+    user_agent: NotRequired[Annotated[Optional[str], Field(alias="user_agent")]]
+
 class PublicAuditLogs(BaseModel):
     action: PublicAuditAction = Field(alias="action")
     actor_id: Optional[uuid.UUID] = Field(alias="actor_id")
     actor_role: Optional[str] = Field(alias="actor_role")
     changed_columns: Optional[List[str]] = Field(alias="changed_columns")
     id: int = Field(alias="id")
-    ip: Optional[PgCatalogInet] = Field(alias="ip")
     occurred_at: datetime.datetime = Field(alias="occurred_at")
     project_id: Optional[uuid.UUID] = Field(alias="project_id")
     request_id: Optional[str] = Field(alias="request_id")
     subject_user_id: Optional[uuid.UUID] = Field(alias="subject_user_id")
     table_name: str = Field(alias="table_name")
     target_id: Optional[uuid.UUID] = Field(alias="target_id")
-    user_agent: Optional[str] = Field(alias="user_agent")
 
 class PublicAuditLogsInsert(TypedDict):
     action: Annotated[PublicAuditAction, Field(alias="action")]
@@ -115,14 +136,12 @@ class PublicAuditLogsInsert(TypedDict):
     actor_role: NotRequired[Annotated[Optional[str], Field(alias="actor_role")]]
     changed_columns: NotRequired[Annotated[Optional[List[str]], Field(alias="changed_columns")]]
     id: NotRequired[Annotated[int, Field(alias="id")]]
-    ip: NotRequired[Annotated[Optional[PgCatalogInet], Field(alias="ip")]]
     occurred_at: NotRequired[Annotated[datetime.datetime, Field(alias="occurred_at")]]
     project_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="project_id")]]
     request_id: NotRequired[Annotated[Optional[str], Field(alias="request_id")]]
     subject_user_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="subject_user_id")]]
     table_name: Annotated[str, Field(alias="table_name")]
     target_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="target_id")]]
-    user_agent: NotRequired[Annotated[Optional[str], Field(alias="user_agent")]]
 
 class PublicAuditLogsUpdate(TypedDict):
     action: NotRequired[Annotated[PublicAuditAction, Field(alias="action")]]
@@ -130,14 +149,12 @@ class PublicAuditLogsUpdate(TypedDict):
     actor_role: NotRequired[Annotated[Optional[str], Field(alias="actor_role")]]
     changed_columns: NotRequired[Annotated[Optional[List[str]], Field(alias="changed_columns")]]
     id: NotRequired[Annotated[int, Field(alias="id")]]
-    ip: NotRequired[Annotated[Optional[PgCatalogInet], Field(alias="ip")]]
     occurred_at: NotRequired[Annotated[datetime.datetime, Field(alias="occurred_at")]]
     project_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="project_id")]]
     request_id: NotRequired[Annotated[Optional[str], Field(alias="request_id")]]
     subject_user_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="subject_user_id")]]
     table_name: NotRequired[Annotated[str, Field(alias="table_name")]]
     target_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="target_id")]]
-    user_agent: NotRequired[Annotated[Optional[str], Field(alias="user_agent")]]
 
 class PublicCalendarEventAttendees(BaseModel):
     created_at: datetime.datetime = Field(alias="created_at")
@@ -226,6 +243,7 @@ class PublicConversationMembersUpdate(TypedDict):
 class PublicConversations(BaseModel):
     created_at: datetime.datetime = Field(alias="created_at")
     created_by: Optional[uuid.UUID] = Field(alias="created_by")
+    deleted_at: Optional[datetime.datetime] = Field(alias="deleted_at")
     direct_key: Optional[str] = Field(alias="direct_key")
     id: uuid.UUID = Field(alias="id")
     kind: PublicConversationKind = Field(alias="kind")
@@ -236,6 +254,7 @@ class PublicConversations(BaseModel):
 class PublicConversationsInsert(TypedDict):
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
     created_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="created_by")]]
+    deleted_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="deleted_at")]]
     direct_key: NotRequired[Annotated[Optional[str], Field(alias="direct_key")]]
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
     kind: NotRequired[Annotated[PublicConversationKind, Field(alias="kind")]]
@@ -246,6 +265,7 @@ class PublicConversationsInsert(TypedDict):
 class PublicConversationsUpdate(TypedDict):
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
     created_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="created_by")]]
+    deleted_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="deleted_at")]]
     direct_key: NotRequired[Annotated[Optional[str], Field(alias="direct_key")]]
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
     kind: NotRequired[Annotated[PublicConversationKind, Field(alias="kind")]]
@@ -642,6 +662,48 @@ class PublicProfilesUpdate(TypedDict):
     persona: NotRequired[Annotated[Optional[PublicPersona], Field(alias="persona")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
     username: NotRequired[Annotated[Optional[str], Field(alias="username")]]
+
+class PublicProjectInvitations(BaseModel):
+    created_at: datetime.datetime = Field(alias="created_at")
+    email: Optional[str] = Field(alias="email")
+    expires_at: datetime.datetime = Field(alias="expires_at")
+    id: uuid.UUID = Field(alias="id")
+    invited_by: Optional[uuid.UUID] = Field(alias="invited_by")
+    invitee_id: Optional[uuid.UUID] = Field(alias="invitee_id")
+    project_id: uuid.UUID = Field(alias="project_id")
+    project_name: str = Field(alias="project_name")
+    responded_at: Optional[datetime.datetime] = Field(alias="responded_at")
+    role: PublicProjectRole = Field(alias="role")
+    status: PublicInvitationStatus = Field(alias="status")
+    updated_at: datetime.datetime = Field(alias="updated_at")
+
+class PublicProjectInvitationsInsert(TypedDict):
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    email: NotRequired[Annotated[Optional[str], Field(alias="email")]]
+    expires_at: NotRequired[Annotated[datetime.datetime, Field(alias="expires_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    invited_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="invited_by")]]
+    invitee_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="invitee_id")]]
+    project_id: Annotated[uuid.UUID, Field(alias="project_id")]
+    project_name: Annotated[str, Field(alias="project_name")]
+    responded_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="responded_at")]]
+    role: NotRequired[Annotated[PublicProjectRole, Field(alias="role")]]
+    status: NotRequired[Annotated[PublicInvitationStatus, Field(alias="status")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+
+class PublicProjectInvitationsUpdate(TypedDict):
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    email: NotRequired[Annotated[Optional[str], Field(alias="email")]]
+    expires_at: NotRequired[Annotated[datetime.datetime, Field(alias="expires_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    invited_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="invited_by")]]
+    invitee_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="invitee_id")]]
+    project_id: NotRequired[Annotated[uuid.UUID, Field(alias="project_id")]]
+    project_name: NotRequired[Annotated[str, Field(alias="project_name")]]
+    responded_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="responded_at")]]
+    role: NotRequired[Annotated[PublicProjectRole, Field(alias="role")]]
+    status: NotRequired[Annotated[PublicInvitationStatus, Field(alias="status")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
 
 class PublicProjectMembers(BaseModel):
     created_at: datetime.datetime = Field(alias="created_at")

@@ -31,16 +31,30 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
-                },"audit_logs": {
+                },"audit_log_origins": {
                   Row: {
-                    "action": Database["public"]['Enums']["audit_action"],"actor_id": string | null,"actor_role": string | null,"changed_columns": (string)[] | null,"id": number,"ip": unknown,"occurred_at": string,"project_id": string | null,"request_id": string | null,"subject_user_id": string | null,"table_name": string,"target_id": string | null,"user_agent": string | null
+                    "actor_id": string | null,"audit_log_id": number,"ip": unknown,"occurred_at": string,"user_agent": string | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "action": Database["public"]['Enums']["audit_action"],"actor_id"?: string | null,"actor_role"?: string | null,"changed_columns"?: (string)[] | null,"id"?: never,"ip"?: unknown,"occurred_at"?: string,"project_id"?: string | null,"request_id"?: string | null,"subject_user_id"?: string | null,"table_name": string,"target_id"?: string | null,"user_agent"?: string | null
+                    "actor_id"?: string | null,"audit_log_id": number,"ip"?: unknown,"occurred_at"?: string,"user_agent"?: string | null
                   }
                   Update: {
-                    "action"?: Database["public"]['Enums']["audit_action"],"actor_id"?: string | null,"actor_role"?: string | null,"changed_columns"?: (string)[] | null,"id"?: never,"ip"?: unknown,"occurred_at"?: string,"project_id"?: string | null,"request_id"?: string | null,"subject_user_id"?: string | null,"table_name"?: string,"target_id"?: string | null,"user_agent"?: string | null
+                    "actor_id"?: string | null,"audit_log_id"?: number,"ip"?: unknown,"occurred_at"?: string,"user_agent"?: string | null
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"audit_logs": {
+                  Row: {
+                    "action": Database["public"]['Enums']["audit_action"],"actor_id": string | null,"actor_role": string | null,"changed_columns": (string)[] | null,"id": number,"occurred_at": string,"project_id": string | null,"request_id": string | null,"subject_user_id": string | null,"table_name": string,"target_id": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "action": Database["public"]['Enums']["audit_action"],"actor_id"?: string | null,"actor_role"?: string | null,"changed_columns"?: (string)[] | null,"id"?: never,"occurred_at"?: string,"project_id"?: string | null,"request_id"?: string | null,"subject_user_id"?: string | null,"table_name": string,"target_id"?: string | null
+                  }
+                  Update: {
+                    "action"?: Database["public"]['Enums']["audit_action"],"actor_id"?: string | null,"actor_role"?: string | null,"changed_columns"?: (string)[] | null,"id"?: never,"occurred_at"?: string,"project_id"?: string | null,"request_id"?: string | null,"subject_user_id"?: string | null,"table_name"?: string,"target_id"?: string | null
                   }
                   Relationships: [
                     
@@ -125,14 +139,14 @@ isOneToOne: false
                   ]
                 },"conversations": {
                   Row: {
-                    "created_at": string,"created_by": string | null,"direct_key": string | null,"id": string,"kind": Database["public"]['Enums']["conversation_kind"],"project_id": string | null,"title": string | null,"updated_at": string
+                    "created_at": string,"created_by": string | null,"deleted_at": string | null,"direct_key": string | null,"id": string,"kind": Database["public"]['Enums']["conversation_kind"],"project_id": string | null,"title": string | null,"updated_at": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "created_at"?: string,"created_by"?: string | null,"direct_key"?: string | null,"id"?: string,"kind"?: Database["public"]['Enums']["conversation_kind"],"project_id"?: string | null,"title"?: string | null,"updated_at"?: string
+                    "created_at"?: string,"created_by"?: string | null,"deleted_at"?: string | null,"direct_key"?: string | null,"id"?: string,"kind"?: Database["public"]['Enums']["conversation_kind"],"project_id"?: string | null,"title"?: string | null,"updated_at"?: string
                   }
                   Update: {
-                    "created_at"?: string,"created_by"?: string | null,"direct_key"?: string | null,"id"?: string,"kind"?: Database["public"]['Enums']["conversation_kind"],"project_id"?: string | null,"title"?: string | null,"updated_at"?: string
+                    "created_at"?: string,"created_by"?: string | null,"deleted_at"?: string | null,"direct_key"?: string | null,"id"?: string,"kind"?: Database["public"]['Enums']["conversation_kind"],"project_id"?: string | null,"title"?: string | null,"updated_at"?: string
                   }
                   Relationships: [
                     {
@@ -423,6 +437,32 @@ isOneToOne: false
                   Relationships: [
                     
                   ]
+                },"project_invitations": {
+                  Row: {
+                    "created_at": string,"email": string | null,"expires_at": string,"id": string,"invited_by": string | null,"invitee_id": string | null,"project_id": string,"project_name": string,"responded_at": string | null,"role": Database["public"]['Enums']["project_role"],"status": Database["public"]['Enums']["invitation_status"],"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"email"?: string | null,"expires_at"?: string,"id"?: string,"invited_by"?: string | null,"invitee_id"?: string | null,"project_id": string,"project_name": string,"responded_at"?: string | null,"role"?: Database["public"]['Enums']["project_role"],"status"?: Database["public"]['Enums']["invitation_status"],"updated_at"?: string
+                  }
+                  Update: {
+                    "created_at"?: string,"email"?: string | null,"expires_at"?: string,"id"?: string,"invited_by"?: string | null,"invitee_id"?: string | null,"project_id"?: string,"project_name"?: string,"responded_at"?: string | null,"role"?: Database["public"]['Enums']["project_role"],"status"?: Database["public"]['Enums']["invitation_status"],"updated_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "project_invitations_invited_by_fkey"
+      columns: ["invited_by"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "project_invitations_project_id_fkey"
+      columns: ["project_id"]
+isOneToOne: false
+      referencedRelation: "projects"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"project_members": {
                   Row: {
                     "created_at": string,"id": string,"invited_by": string | null,"project_id": string,"role": Database["public"]['Enums']["project_role"],"updated_at": string,"user_id": string
@@ -533,7 +573,28 @@ isOneToOne: true
             [_ in never]: never
           }
           Functions: {
-            "consume_rate_limit":
+            "accept_project_invitation":
+{ Args: { "invitation_id": string }; Returns: {
+              "created_at": string,
+"email": string | null,
+"expires_at": string,
+"id": string,
+"invited_by": string | null,
+"invitee_id": string | null,
+"project_id": string,
+"project_name": string,
+"responded_at": string | null,
+"role": Database["public"]['Enums']["project_role"],
+"status": Database["public"]['Enums']["invitation_status"],
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "project_invitations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"consume_rate_limit":
 { Args: { "p_key": string,"p_limit": number,"p_user_id": string,"p_window_seconds": number }; Returns: {
               "allowed": boolean,"hits": number,"retry_after": number
             }[]
@@ -544,8 +605,32 @@ isOneToOne: true
 "custom_access_token_hook":
 { Args: { "event": Json }; Returns: Json
                            },
+"decline_project_invitation":
+{ Args: { "invitation_id": string }; Returns: {
+              "created_at": string,
+"email": string | null,
+"expires_at": string,
+"id": string,
+"invited_by": string | null,
+"invitee_id": string | null,
+"project_id": string,
+"project_name": string,
+"responded_at": string | null,
+"role": Database["public"]['Enums']["project_role"],
+"status": Database["public"]['Enums']["invitation_status"],
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "project_invitations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "erase_user":
 { Args: { "user_id": string }; Returns: undefined
+                           },
+"expire_project_invitations":
+{ Args: Record<PropertyKey, never>; Returns: number
                            },
 "export_user_data":
 { Args: { "user_id": string }; Returns: Json
@@ -561,6 +646,27 @@ isOneToOne: true
 "health_check":
 { Args: Record<PropertyKey, never>; Returns: boolean
                            },
+"invite_project_member":
+{ Args: { "email"?: string,"project_id": string,"role": Database["public"]['Enums']["project_role"],"user_id"?: string }; Returns: {
+              "created_at": string,
+"email": string | null,
+"expires_at": string,
+"id": string,
+"invited_by": string | null,
+"invitee_id": string | null,
+"project_id": string,
+"project_name": string,
+"responded_at": string | null,
+"role": Database["public"]['Enums']["project_role"],
+"status": Database["public"]['Enums']["invitation_status"],
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "project_invitations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "list_audit_logs":
 { Args: { "before_id"?: number,"max_rows"?: number }; Returns: {
               "action": Database["public"]['Enums']["audit_action"],
@@ -568,14 +674,12 @@ isOneToOne: true
 "actor_role": string | null,
 "changed_columns": (string)[] | null,
 "id": number,
-"ip": unknown,
 "occurred_at": string,
 "project_id": string | null,
 "request_id": string | null,
 "subject_user_id": string | null,
 "table_name": string,
-"target_id": string | null,
-"user_agent": string | null
+"target_id": string | null
             }[]
                           SetofOptions: {
         from: "*"
@@ -618,6 +722,27 @@ isOneToOne: true
         isOneToOne: true
         isSetofReturn: false
       } },
+"revoke_project_invitation":
+{ Args: { "invitation_id": string }; Returns: {
+              "created_at": string,
+"email": string | null,
+"expires_at": string,
+"id": string,
+"invited_by": string | null,
+"invitee_id": string | null,
+"project_id": string,
+"project_name": string,
+"responded_at": string | null,
+"role": Database["public"]['Enums']["project_role"],
+"status": Database["public"]['Enums']["invitation_status"],
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "project_invitations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "save_integration_credentials":
 { Args: { "access_token_ciphertext": string,"expires_at": string,"integration_id": string,"key_id": string,"refresh_token_ciphertext": string }; Returns: undefined
                            },
@@ -652,7 +777,7 @@ isOneToOne: true
                            }
           }
           Enums: {
-            "activity_source": "github"|"gitlab"|"jira"|"linear"|"hubspot"|"salesforce"|"manual","attendee_response": "pending"|"accepted"|"declined"|"tentative","audit_action": "insert"|"update"|"delete"|"soft_delete"|"restore","conversation_kind": "direct"|"group","document_type": "prd"|"tech_spec"|"backend_structure"|"custom","file_status": "pending"|"ready"|"failed","integration_provider": "github"|"gitlab"|"google_docs"|"jira"|"linear"|"hubspot"|"salesforce","integration_status": "pending"|"connected"|"syncing"|"error"|"revoked","job_status": "queued"|"running"|"succeeded"|"failed","notification_type": "message"|"task_assigned"|"project_member_added"|"document_ready"|"privacy_request"|"system","persona": "solo_entrepreneur"|"team_collaborator"|"project_admin","platform_role": "guest"|"user"|"admin","privacy_request_kind": "export"|"erasure","privacy_request_status": "pending"|"processing"|"completed"|"failed"|"cancelled","product_type": "physical_product"|"software"|"service","project_role": "viewer"|"editor"|"admin"|"owner","project_status": "draft"|"active"|"archived","task_status": "todo"|"in_progress"|"done"
+            "activity_source": "github"|"gitlab"|"jira"|"linear"|"hubspot"|"salesforce"|"manual","attendee_response": "pending"|"accepted"|"declined"|"tentative","audit_action": "insert"|"update"|"delete"|"soft_delete"|"restore","conversation_kind": "direct"|"group","document_type": "prd"|"tech_spec"|"backend_structure"|"custom","file_status": "pending"|"ready"|"failed","integration_provider": "github"|"gitlab"|"google_docs"|"jira"|"linear"|"hubspot"|"salesforce","integration_status": "pending"|"connected"|"syncing"|"error"|"revoked","invitation_status": "pending"|"accepted"|"declined"|"revoked"|"expired","job_status": "queued"|"running"|"succeeded"|"failed","notification_type": "message"|"task_assigned"|"project_member_added"|"document_ready"|"privacy_request"|"system"|"project_invitation","persona": "solo_entrepreneur"|"team_collaborator"|"project_admin","platform_role": "guest"|"user"|"admin","privacy_request_kind": "export"|"erasure","privacy_request_status": "pending"|"processing"|"completed"|"failed"|"cancelled","product_type": "physical_product"|"software"|"service","project_role": "viewer"|"editor"|"admin"|"owner","project_status": "draft"|"active"|"archived","task_status": "todo"|"in_progress"|"done"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -768,7 +893,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "activity_source": ["github", "gitlab", "jira", "linear", "hubspot", "salesforce", "manual"],"attendee_response": ["pending", "accepted", "declined", "tentative"],"audit_action": ["insert", "update", "delete", "soft_delete", "restore"],"conversation_kind": ["direct", "group"],"document_type": ["prd", "tech_spec", "backend_structure", "custom"],"file_status": ["pending", "ready", "failed"],"integration_provider": ["github", "gitlab", "google_docs", "jira", "linear", "hubspot", "salesforce"],"integration_status": ["pending", "connected", "syncing", "error", "revoked"],"job_status": ["queued", "running", "succeeded", "failed"],"notification_type": ["message", "task_assigned", "project_member_added", "document_ready", "privacy_request", "system"],"persona": ["solo_entrepreneur", "team_collaborator", "project_admin"],"platform_role": ["guest", "user", "admin"],"privacy_request_kind": ["export", "erasure"],"privacy_request_status": ["pending", "processing", "completed", "failed", "cancelled"],"product_type": ["physical_product", "software", "service"],"project_role": ["viewer", "editor", "admin", "owner"],"project_status": ["draft", "active", "archived"],"task_status": ["todo", "in_progress", "done"]
+            "activity_source": ["github", "gitlab", "jira", "linear", "hubspot", "salesforce", "manual"],"attendee_response": ["pending", "accepted", "declined", "tentative"],"audit_action": ["insert", "update", "delete", "soft_delete", "restore"],"conversation_kind": ["direct", "group"],"document_type": ["prd", "tech_spec", "backend_structure", "custom"],"file_status": ["pending", "ready", "failed"],"integration_provider": ["github", "gitlab", "google_docs", "jira", "linear", "hubspot", "salesforce"],"integration_status": ["pending", "connected", "syncing", "error", "revoked"],"invitation_status": ["pending", "accepted", "declined", "revoked", "expired"],"job_status": ["queued", "running", "succeeded", "failed"],"notification_type": ["message", "task_assigned", "project_member_added", "document_ready", "privacy_request", "system", "project_invitation"],"persona": ["solo_entrepreneur", "team_collaborator", "project_admin"],"platform_role": ["guest", "user", "admin"],"privacy_request_kind": ["export", "erasure"],"privacy_request_status": ["pending", "processing", "completed", "failed", "cancelled"],"product_type": ["physical_product", "software", "service"],"project_role": ["viewer", "editor", "admin", "owner"],"project_status": ["draft", "active", "archived"],"task_status": ["todo", "in_progress", "done"]
           }
         }
 } as const

@@ -19,7 +19,7 @@ from tests.rls.world import World
 Maker = Callable[[World, str], "str | None"]
 Payload = Callable[[World, str], dict[str, Any]]
 
-KEY: dict[str, str] = {"user_roles": "user_id"}
+KEY: dict[str, str] = {"user_roles": "user_id", "audit_log_origins": "audit_log_id"}
 
 SOON = "2030-01-01T10:00:00+00:00"
 LATER = "2030-01-01T11:00:00+00:00"
@@ -115,6 +115,14 @@ EXISTING: dict[str, dict[str, Maker]] = {
         "a teammates": _teammate_membership,
         "in another project": _membership_in_q,
     },
+    "project_invitations": {
+        "in my project": lambda w, r: w.invitation(w.project_p, invitee=w.new_person()),
+        "to me": lambda w, r: w.invitation(w.project(w.new_person()), invitee=w.uid(r)),
+        "to my address": lambda w, r: w.invitation(
+            w.project(w.new_person()), email=w.users[r].email.lower()
+        ),
+        "someone elses": lambda w, r: w.invitation(w.project_q, invitee=w.new_person()),
+    },
     "tasks": {
         "in my project": lambda w, r: w.task(w.project_p),
         "in another project": lambda w, r: w.task(w.project_q),
@@ -203,6 +211,12 @@ EXISTING: dict[str, dict[str, Maker]] = {
         "in my project": lambda w, r: w.audit(w.uid("teammate"), w.project_p, w.uid("teammate")),
         "elsewhere": lambda w, r: w.audit(w.uid("stranger"), w.project_q, w.uid("stranger")),
     },
+    "audit_log_origins": {
+        "mine": lambda w, r: w.origin(w.uid(r)),
+        # a teammate's entry in P: P's admins read the entry, not where it came from
+        "a teammates": lambda w, r: w.origin(w.uid("teammate")),
+        "someone elses": lambda w, r: w.origin(w.uid("stranger")),
+    },
 }
 
 
@@ -265,6 +279,21 @@ NEW: dict[str, dict[str, Payload]] = {
             "project_id": w.project_q,
             "user_id": w.uid(r),
             "role": "viewer",
+        },
+    },
+    "project_invitations": {
+        "into my project": lambda w, r: {
+            "project_id": w.project_p,
+            "project_name": "P",
+            "invitee_id": w.new_person(),
+            "role": "viewer",
+        },
+        "to myself": lambda w, r: {
+            "project_id": w.project_q,
+            "project_name": "Q",
+            "invitee_id": w.uid(r),
+            "role": "admin",
+            "status": "accepted",
         },
     },
     "tasks": {
@@ -376,6 +405,13 @@ NEW: dict[str, dict[str, Payload]] = {
         "mine": lambda w, r: {"kind": "export"},
         "for someone else": lambda w, r: {"user_id": w.uid("teammate"), "kind": "erasure"},
     },
+    "audit_log_origins": {
+        "mine": lambda w, r: {
+            "audit_log_id": w.audit(w.uid(r), None, w.uid(r)),
+            "actor_id": w.uid(r),
+            "ip": "198.51.100.1",
+        },
+    },
     "audit_logs": {
         "about me": lambda w, r: {
             "actor_id": w.uid(r),
@@ -415,4 +451,6 @@ def change(relation: str, kind: str, role: str) -> dict[str, Any]:
         "dashboards": {"name": f"name {t}"},
         "privacy_requests": {"error": f"error {t}"},
         "audit_logs": {"table_name": f"table {t}"},
+        "project_invitations": {"status": "accepted"},
+        "audit_log_origins": {"user_agent": f"agent {t}"},
     }[relation]

@@ -84,7 +84,8 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
     },
     "project_members": {
         "select": rule(mine=P_MEMBERS, a_teammates=P_MEMBERS, in_another_project=NOBODY),
-        "insert": rule(new_person_into_my_project=P_ADMINS, myself_into_another_project=NOBODY),
+        # nobody inserts: people join by accepting an invitation (rpc accept_project_invitation)
+        "insert": rule(new_person_into_my_project=NOBODY, myself_into_another_project=NOBODY),
         # mine: making myself owner; a teammate's: viewer -> editor
         "update": rule(mine=NOBODY, a_teammates=P_ADMINS, in_another_project=NOBODY),
         # mine: leaving (the owner cannot leave; the guest writes nothing)
@@ -93,6 +94,20 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
             a_teammates=P_ADMINS,
             in_another_project=NOBODY,
         ),
+    },
+    "project_invitations": {
+        # P's admins read P's invitations; the invitee theirs (by user id, or by their
+        # confirmed address); written only by the invitation RPCs
+        "select": rule(
+            in_my_project=P_ADMINS,
+            to_me=SIGNED_IN,
+            to_my_address=SIGNED_IN,
+            someone_elses=NOBODY,
+        ),
+        "insert": rule(into_my_project=NOBODY, to_myself=NOBODY),
+        # the update tried is accepting by PATCH (status -> accepted)
+        "update": rule(in_my_project=NOBODY, to_me=NOBODY, someone_elses=NOBODY),
+        "delete": rule(in_my_project=NOBODY, to_me=NOBODY, someone_elses=NOBODY),
     },
     "tasks": {
         "select": rule(
@@ -122,6 +137,7 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "select": rule(one_i_am_in=P_MEMBERS, someone_elses=NOBODY),
         # created only by rpc get_or_create_direct_conversation / create_group_conversation
         "insert": rule(group=NOBODY),
+        # a group's admin is its creator (P's owner for C); DELETE soft-deletes
         "update": rule(one_i_am_in=OWNER, someone_elses=NOBODY),
         "delete": rule(one_i_am_in=OWNER, someone_elses=NOBODY),
     },
@@ -249,6 +265,13 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "insert": rule(about_me=NOBODY),
         "update": rule(about_me=NOBODY, in_my_project=NOBODY, elsewhere=NOBODY),
         "delete": rule(about_me=NOBODY, in_my_project=NOBODY, elsewhere=NOBODY),
+    },
+    "audit_log_origins": {
+        # an entry's IP and user agent: the person who acted and platform admins only
+        "select": rule(mine=SIGNED_IN, a_teammates=PLATFORM_ADMIN, someone_elses=PLATFORM_ADMIN),
+        "insert": rule(mine=NOBODY),
+        "update": rule(mine=NOBODY, a_teammates=NOBODY, someone_elses=NOBODY),
+        "delete": rule(mine=NOBODY, a_teammates=NOBODY, someone_elses=NOBODY),
     },
 }
 

@@ -81,14 +81,15 @@ def test_a_member_cannot_raise_their_own_role(world: World) -> None:
     assert roles[world.uid("project_admin")] == "admin"
 
 
-def test_an_admin_cannot_add_or_promote_anyone_above_their_own_role(world: World) -> None:
+def test_an_admin_cannot_invite_or_promote_anyone_above_their_own_role(world: World) -> None:
     project = world.member_project()
     newcomer = world.new_person()
     admin = world.client("project_admin")
-    added = admin.post(
-        "/project_members", json={"project_id": project, "user_id": newcomer, "role": "owner"}
+    as_owner = admin.post(
+        "/rpc/invite_project_member",
+        json={"project_id": project, "user_id": newcomer, "role": "owner"},
     )
-    assert added.status_code == 403
+    assert as_owner.status_code == 403
     promoted = admin.patch(
         "/project_members",
         params={"project_id": f"eq.{project}", "user_id": f"eq.{world.uid('viewer')}"},
@@ -96,9 +97,11 @@ def test_an_admin_cannot_add_or_promote_anyone_above_their_own_role(world: World
     )
     assert promoted.status_code == 403
     as_admin = admin.post(
-        "/project_members", json={"project_id": project, "user_id": newcomer, "role": "admin"}
+        "/rpc/invite_project_member",
+        json={"project_id": project, "user_id": newcomer, "role": "admin"},
     )
-    assert as_admin.status_code == 201, as_admin.text
+    assert as_admin.status_code == 200, as_admin.text
+    assert as_admin.json()["role"] == "admin"
 
 
 def test_an_admin_cannot_remove_or_demote_the_owner(world: World) -> None:
@@ -294,6 +297,21 @@ def test_rpcs_called_by_outsiders_are_refused(world: World) -> None:
         "erase_user": {"user_id": world.uid("owner")},
         "get_integration_credentials": {"integration_id": world.integration(world.uid("owner"))},
         "list_audit_logs": {},
+        "invite_project_member": {
+            "project_id": world.project_p,
+            "role": "viewer",
+            "user_id": world.new_person(),
+        },
+        "accept_project_invitation": {
+            "invitation_id": world.invitation(world.project_p, invitee=world.new_person())
+        },
+        "decline_project_invitation": {
+            "invitation_id": world.invitation(world.project_p, invitee=world.new_person())
+        },
+        "revoke_project_invitation": {
+            "invitation_id": world.invitation(world.project_p, invitee=world.new_person())
+        },
+        "expire_project_invitations": {},
         "custom_access_token_hook": {"event": {"user_id": world.uid("outsider"), "claims": {}}},
     }
     for name, args in refused.items():

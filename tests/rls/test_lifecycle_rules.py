@@ -218,26 +218,31 @@ def test_the_service_role_writes_an_integrations_sync_state(stack: Stack, world:
 # -- project members ------------------------------------------------------------------------
 
 
-def test_admins_add_and_re_role_members_up_to_admin_never_owner(stack: Stack, world: World) -> None:
+def test_admins_invite_and_re_role_members_up_to_admin_never_owner(
+    stack: Stack, world: World
+) -> None:
     project = world.member_project()
     admin = world.client("project_admin")
     newcomer = stack.new_user()
-    added = admin.post(
-        "/project_members",
+    invited = admin.post(
+        "/rpc/invite_project_member",
         json={"project_id": project, "user_id": newcomer.id, "role": "admin"},
-        headers=REPRESENTATION,
     )
-    assert added.status_code == 201, added.text
+    assert invited.status_code == 200, invited.text
+    accepted = stack.http(newcomer.token).post(
+        "/rest/v1/rpc/accept_project_invitation", json={"invitation_id": invited.json()["id"]}
+    )
+    assert accepted.status_code == 200, accepted.text
     where = {"project_id": f"eq.{project}", "user_id": f"eq.{newcomer.id}"}
     to_owner = admin.patch("/project_members", params=where, json={"role": "owner"})
     assert to_owner.status_code == 403
     as_owner = admin.post(
-        "/project_members",
+        "/rpc/invite_project_member",
         json={"project_id": project, "user_id": stack.new_user().id, "role": "owner"},
     )
     assert as_owner.status_code == 403
     by_editor = world.client("editor").post(
-        "/project_members",
+        "/rpc/invite_project_member",
         json={"project_id": project, "user_id": stack.new_user().id, "role": "viewer"},
     )
     assert by_editor.status_code == 403

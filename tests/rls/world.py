@@ -252,6 +252,29 @@ class World:
             )
         )
 
+    def invitation(
+        self, project_id: str, invitee: str | None = None, email: str | None = None
+    ) -> str:
+        """A pending invitation into ``project_id`` (by user id or by email)."""
+        return str(
+            self.one(
+                "insert into public.project_invitations (project_id, project_name, role,"
+                " invitee_id, email, invited_by) values (%s, 'project', 'viewer', %s, %s,"
+                " (select owner_id from public.projects where id = %s)) returning id",
+                (project_id, invitee, email, project_id),
+            )
+        )
+
+    def origin(self, actor: str) -> str:
+        """An audit entry by ``actor`` with the IP and user agent it came from."""
+        entry = self.audit(actor, None, actor)
+        self.sql(
+            "insert into public.audit_log_origins (audit_log_id, actor_id, ip, user_agent)"
+            " values (%s, %s, '203.0.113.7', 'browser')",
+            (entry, actor),
+        )
+        return entry
+
     def audit(self, actor: str | None, project_id: str | None, subject: str | None) -> str:
         return str(
             self.one(
