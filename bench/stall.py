@@ -5,8 +5,8 @@ one of two kinds that hold a database connection until the statement timeout:
 
 - ``regex``: ``GET /tasks?description=match.^(.*)(.*)\\2\\1$`` on their own task whose
   description is 3,000 characters (the regex engine backtracks);
-- ``embed``: ``GET /projects?select=id,tasks(id,projects(id,tasks(...))))`` 24 levels deep
-  (the planner works on 24 nested joins, each with its RLS policy).
+- ``embed``: ``GET /projects?select=id,tasks(id,projects(id,tasks(...))))`` 24 levels deep on
+  their project of 4 tasks (4^12 rows to build, each join with its RLS policy).
 
 Meanwhile another user (the victim) sends ``GET /projects`` one request after another, and its
 latency is recorded; first alone (baseline), then during the attack. The same is done against
@@ -79,8 +79,9 @@ class Users:
 
 
 def prepare(cfg: Config, env: dict[str, str]) -> Users:
-    """Two users: the attacker owns a project with a 3,000-character task; the victim owns a
-    project (so their list is not empty)."""
+    """Two users: the attacker owns a project with 4 tasks, one with a 3,000-character
+    description (the embedding multiplies by 4 every second level); the victim owns a project
+    (so their list is not empty)."""
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     tokens = []
     for who in ("attacker", "victim"):
@@ -94,12 +95,14 @@ def prepare(cfg: Config, env: dict[str, str]) -> Users:
             project = http.post(f"{rest}/projects", json={"name": name}, headers=headers)
             project.raise_for_status()
             if token is attacker:
-                task = {
-                    "project_id": project.json()[0]["id"],
-                    "title": "long",
-                    "description": "a" * 2999 + "b",
-                }
-                http.post(f"{rest}/tasks", json=task, headers=headers).raise_for_status()
+                project_id = project.json()[0]["id"]
+                tasks = [
+                    {"project_id": project_id, "title": "long", "description": "a" * 2999 + "b"}
+                ] + [
+                    {"project_id": project_id, "title": f"task {n}", "description": ""}
+                    for n in range(3)
+                ]
+                http.post(f"{rest}/tasks", json=tasks, headers=headers).raise_for_status()
     return Users(attacker, victim)
 
 
@@ -229,14 +232,15 @@ def render(runs: list[Run], args: argparse.Namespace, load_before: str, load_aft
         "work (the load tool, PostgREST and PostgreSQL on the same machine); load average "
         f"before {load_before}, after {load_after}.",
         "",
-        f"One user sends {args.parallel} requests at once for {args.seconds:.0f} s, each resent as "
-        "soon as it is answered: `regex` is `GET /tasks?description=match.^(.*)(.*)\\2\\1$` on "
-        "their own task with a 3,000-character description, `embed` is `GET /projects` "
-        f"embedding `tasks`/`projects` {DEPTH} levels deep. Another user meanwhile sends "
-        "`GET /projects` one after another (50 ms apart); its latency alone (3 s before the "
-        "attack) and during the attack is below. Both servers are PostgREST 12 on the dev "
-        "database with devstack's configuration (pool of 20), the statement timeouts of the "
-        "roles (anon 3 s, authenticated 8 s) in force for both; `off` has no "
+        f"One user sends {args.parallel} requests at once for {args.seconds:.0f} s, each "
+        "resent as soon as it is answered: `regex` is "
+        "`GET /tasks?description=match.^(.*)(.*)\\2\\1$` on their own task with a "
+        "3,000-character description, `embed` is `GET /projects` embedding "
+        f"`tasks`/`projects` {DEPTH} levels deep on their project of 4 tasks. Another user "
+        "meanwhile sends `GET /projects` one after another (50 ms apart); its latency alone "
+        "(3 s before the attack) and during the attack is below. Both servers are PostgREST "
+        "12 on the dev database with devstack's configuration (pool of 20), the statement "
+        "timeouts of the roles (anon 3 s, authenticated 8 s) in force for both; `off` has no "
         "`db-pre-request`, `on` has the per-user cap (4 requests of one user in the database "
         "at once, 429 beyond).",
         "",

@@ -25,8 +25,8 @@ create policy "members read live files of their projects and conversations"
   on public.files for select
   to authenticated
   using (
-    (select private.is_active_user())
-    and deleted_at is null
+    -- (both helpers are empty for a disabled user: no is_active_user() needed)
+    deleted_at is null
     and (
       project_id = any(array(select private.my_project_ids()))
       or conversation_id = any(array(select private.my_conversation_ids()))
