@@ -223,6 +223,25 @@ def stop_servers(cfg: Config) -> None:
 
 
 # --- report ---------------------------------------------------------------------------------
+NOTES = """
+How to read it (the machine is shared, so single figures swing; compare within a run):
+
+- Without the cap the attacker's 24 requests take 20 of the pool's 20 connections for up to
+  the 8 s timeout each: the other user's requests wait for a connection (the max column, seconds),
+  some until PostgREST's pool acquisition timeout (504 `PGRST003`), and few of them get through
+  ("during: requests"). With the cap at most 4 of the attacker's requests are in the database;
+  the rest are refused at once (429 `PT429`), and the other user always finds a connection.
+- What the cap does not remove is CPU: 4 requests that each burn a core until the timeout still
+  share 2 cores with everyone else, so the other user's median rises (most for `embed`, whose
+  4^12-row joins are the heavier work). Fewer slots or a shorter timeout would trade that
+  against legitimate pages that fire several queries at once; 4 slots and the hosted
+  timeouts are the compromise (README.md, "Request limits"). Several accounts acting together
+  get 4 slots each: that is for the edge's per-IP rate limit and for account sign-up rules.
+- The attacker resends every refusal at once (thousands of 429s); each costs PostgREST a
+  connection for one short transaction, which is part of the load the other user sees.
+"""
+
+
 def render(runs: list[Run], args: argparse.Namespace, load_before: str, load_after: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -256,8 +275,8 @@ def render(runs: list[Run], args: argparse.Namespace, load_before: str, load_aft
             f"| {run.server} | {run.kind} | {baseline} | {count} | {median} | {p95} | {worst} "
             f"| {answers} |"
         )
+    lines += ["", NOTES.strip(), ""]
     lines += [
-        "",
         "Reproduce: `make up`, then `make bench-stall` (about two minutes; "
         "BENCH_STALL_SECONDS sets the attack length).",
     ]
