@@ -30,9 +30,9 @@ begin
       join public.projects p on p.id = pm.project_id
      where pm.user_id = (select auth.uid())
        and p.deleted_at is null
-       and exists (
+       and exists (  -- uncorrelated: checked once per call, not once per row
          select 1 from public.user_roles ur
-          where ur.user_id = pm.user_id and ur.disabled_at is null
+          where ur.user_id = (select auth.uid()) and ur.disabled_at is null
        );
 end;
 $$;
@@ -50,9 +50,9 @@ begin
     select cm.conversation_id
       from public.conversation_members cm
      where cm.user_id = (select auth.uid())
-       and exists (
+       and exists (  -- uncorrelated: checked once per call, not once per row
          select 1 from public.user_roles ur
-          where ur.user_id = cm.user_id and ur.disabled_at is null
+          where ur.user_id = (select auth.uid()) and ur.disabled_at is null
        );
 end;
 $$;
