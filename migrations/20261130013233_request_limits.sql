@@ -36,7 +36,7 @@ alter role authenticated set statement_timeout = '8s';
 -- Cost per request: one parse of the claims, one hash and one lock on the first
 -- free slot. It also sets request.jwt.claim.sub, which auth.uid() reads before
 -- parsing the claims itself, so the helpers every policy calls parse them no
--- more: the hook costs a list less than it saves (bench/README.md).
+-- more (bench/README.md and bench/helper_cost.sql price both).
 -- -----------------------------------------------------------------------------
 grant usage on schema private to anon;
 
