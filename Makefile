@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions types
+.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions bench-stall types
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -41,6 +41,9 @@ test: deps ## the whole suite against the real local stack (started or reused)
 
 bench: deps ## RLS cost at scale (seeds a separate `bench` database; BENCH_SCALE=0.1 for a quick run)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-stall: up ## one user's 24 slow requests vs another user's latency, cap off and on (bench/README.md)
+	$(PY) -m bench.stall $(BENCH_ARGS)
 
 bench-functions: up package ## cold import per handler and upload-signing req/s (bench/README.md)
 	$(PY) bench/functions_bench.py

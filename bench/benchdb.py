@@ -91,6 +91,8 @@ def render_conf(cfg: Config) -> str:
         port=PORT,
         application_name=NAME,
         extra={"db-plan-enabled": "true", "server-timing-enabled": "true"},
+        # BENCH_REQUEST_LIMITS=0: without the per-user cap (db-pre-request), to price it
+        request_limits=os.environ.get("BENCH_REQUEST_LIMITS", "1") != "0",
     )
 
 

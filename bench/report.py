@@ -97,12 +97,21 @@ def write(text: str, readme: Path = README, heading: str = HEADING) -> None:
 NOTES = """
 What the figures say, and what they led to:
 
-- The policies cost a fixed amount per request, not per row: every list policy calls
-  `private.is_active_user()` and `private.my_project_ids()` (or `my_conversation_ids()`) once
-  per statement, as init plans, and the rest is an index condition. That is the 0.05-0.08 ms
+- The policies cost a fixed amount per request, not per row: the helpers run once per
+  statement, as init plans, and the rest is an index condition. That is the difference
   between the two "in Postgres" figures of the single-index lists (a project's tasks, a
   conversation's messages), and it does not grow with the tables. Lists that do more work
   hide it (my tasks across projects, tasks assigned to me).
+- That fixed cost was two security definer calls per list (`private.is_active_user()` and
+  `my_project_ids()` or `my_conversation_ids()`), each switching user and search_path and
+  running its own query, and each parsing the token's claims (JSON) in `auth.uid()`. Now
+  (migrations `20261130015549_helpers_check_active_user.sql` and the next) the two
+  membership helpers return nothing for a disabled user, so the task, message and file list
+  policies call one helper; and the per-user request cap (`db-pre-request`
+  `private.limit_concurrent_requests()`, run before every request on both sides; it returns
+  at once for the service role) parses the claims once and sets `request.jwt.claim.sub`,
+  which `auth.uid()` reads before parsing anything. `BENCH_REQUEST_LIMITS=0` runs the bench
+  without the hook, to price it.
 - Before PostgREST's JWT cache was turned on (`jwt-cache-max-lifetime`, devstack/postgrest.py),
   decoding a user's token cost more than the policies did: PostgREST's `jwt` phase was about
   0.29 ms for a user's token against 0.16 ms for the shorter service-role key, and a project's

@@ -68,11 +68,11 @@ create policy "members leave and group creators remove members"
 
 -- public.messages -----------------------------------------------------------
 drop policy if exists "members read live messages" on public.messages;
+-- (my_conversation_ids() is empty for a disabled user: no is_active_user() needed)
 create policy "members read live messages"
   on public.messages for select to authenticated
   using (
-    (select private.is_active_user())
-    and deleted_at is null
+    deleted_at is null
     and conversation_id = any (array(select private.my_conversation_ids()))
   );
 

@@ -7,11 +7,11 @@ alter table public.tasks enable row level security;
 
 -- public.tasks --------------------------------------------------------------
 drop policy if exists "members read live tasks" on public.tasks;
+-- (my_project_ids() is empty for a disabled user: no is_active_user() needed)
 create policy "members read live tasks"
   on public.tasks for select to authenticated
   using (
-    (select private.is_active_user())
-    and deleted_at is null
+    deleted_at is null
     and project_id = any (array(select private.my_project_ids()))
   );
 

@@ -417,6 +417,7 @@ class PublicDocumentsUpdate(TypedDict):
 class PublicFiles(BaseModel):
     bucket: str = Field(alias="bucket")
     checksum_sha256: str = Field(alias="checksum_sha256")
+    conversation_id: Optional[uuid.UUID] = Field(alias="conversation_id")
     created_at: datetime.datetime = Field(alias="created_at")
     deleted_at: Optional[datetime.datetime] = Field(alias="deleted_at")
     failure_reason: Optional[str] = Field(alias="failure_reason")
@@ -435,6 +436,7 @@ class PublicFiles(BaseModel):
 class PublicFilesInsert(TypedDict):
     bucket: Annotated[str, Field(alias="bucket")]
     checksum_sha256: Annotated[str, Field(alias="checksum_sha256")]
+    conversation_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="conversation_id")]]
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
     deleted_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="deleted_at")]]
     failure_reason: NotRequired[Annotated[Optional[str], Field(alias="failure_reason")]]
@@ -453,6 +455,7 @@ class PublicFilesInsert(TypedDict):
 class PublicFilesUpdate(TypedDict):
     bucket: NotRequired[Annotated[str, Field(alias="bucket")]]
     checksum_sha256: NotRequired[Annotated[str, Field(alias="checksum_sha256")]]
+    conversation_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="conversation_id")]]
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
     deleted_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="deleted_at")]]
     failure_reason: NotRequired[Annotated[Optional[str], Field(alias="failure_reason")]]

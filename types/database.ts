@@ -281,17 +281,23 @@ isOneToOne: false
                   ]
                 },"files": {
                   Row: {
-                    "bucket": string,"checksum_sha256": string,"created_at": string,"deleted_at": string | null,"failure_reason": string | null,"folder": string,"id": string,"message_id": string | null,"mime_type": string,"name": string,"object_key": string,"project_id": string | null,"size_bytes": number,"status": Database["public"]['Enums']["file_status"],"updated_at": string,"uploaded_by": string
+                    "bucket": string,"checksum_sha256": string,"conversation_id": string | null,"created_at": string,"deleted_at": string | null,"failure_reason": string | null,"folder": string,"id": string,"message_id": string | null,"mime_type": string,"name": string,"object_key": string,"project_id": string | null,"size_bytes": number,"status": Database["public"]['Enums']["file_status"],"updated_at": string,"uploaded_by": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "bucket": string,"checksum_sha256": string,"created_at"?: string,"deleted_at"?: string | null,"failure_reason"?: string | null,"folder"?: string,"id"?: string,"message_id"?: string | null,"mime_type": string,"name": string,"object_key": string,"project_id"?: string | null,"size_bytes": number,"status"?: Database["public"]['Enums']["file_status"],"updated_at"?: string,"uploaded_by"?: string
+                    "bucket": string,"checksum_sha256": string,"conversation_id"?: string | null,"created_at"?: string,"deleted_at"?: string | null,"failure_reason"?: string | null,"folder"?: string,"id"?: string,"message_id"?: string | null,"mime_type": string,"name": string,"object_key": string,"project_id"?: string | null,"size_bytes": number,"status"?: Database["public"]['Enums']["file_status"],"updated_at"?: string,"uploaded_by"?: string
                   }
                   Update: {
-                    "bucket"?: string,"checksum_sha256"?: string,"created_at"?: string,"deleted_at"?: string | null,"failure_reason"?: string | null,"folder"?: string,"id"?: string,"message_id"?: string | null,"mime_type"?: string,"name"?: string,"object_key"?: string,"project_id"?: string | null,"size_bytes"?: number,"status"?: Database["public"]['Enums']["file_status"],"updated_at"?: string,"uploaded_by"?: string
+                    "bucket"?: string,"checksum_sha256"?: string,"conversation_id"?: string | null,"created_at"?: string,"deleted_at"?: string | null,"failure_reason"?: string | null,"folder"?: string,"id"?: string,"message_id"?: string | null,"mime_type"?: string,"name"?: string,"object_key"?: string,"project_id"?: string | null,"size_bytes"?: number,"status"?: Database["public"]['Enums']["file_status"],"updated_at"?: string,"uploaded_by"?: string
                   }
                   Relationships: [
                     {
+      foreignKeyName: "files_conversation_id_fkey"
+      columns: ["conversation_id"]
+isOneToOne: false
+      referencedRelation: "conversations"
+      referencedColumns: ["id"]
+    },{
       foreignKeyName: "files_message_id_fkey"
       columns: ["message_id"]
 isOneToOne: false

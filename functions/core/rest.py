@@ -2,7 +2,8 @@
 
 One pooled ``httpx.Client`` per process; a :class:`Rest` is a cheap view on it with the
 headers of one identity. PostgREST errors become :class:`ApiError` with a status that says
-what happened (RLS refusal 403, check violation 422, bad input 400, upstream down 502/503).
+what happened (RLS refusal 403, check violation 422, bad input 400, the database's limits
+429, a statement timeout 504, upstream down 502/503).
 """
 
 from __future__ import annotations
@@ -60,6 +61,15 @@ def error_from_response(response: httpx.Response) -> ApiError:
     if code in _SQLSTATE:
         status, error = _SQLSTATE[code]
         return ApiError(status, error, message)
+    if response.status_code == 429:
+        # the database's own limits (PT429): per-user concurrency cap, files a minute
+        retry_after = response.headers.get("Retry-After", "1")
+        return ApiError(429, "rate_limited", message, {"Retry-After": retry_after})
+    if code == "57014":
+        # the role's statement timeout cancelled the query (PostgREST answers it as 500)
+        return ApiError(
+            504, "database_timeout", "the database query took too long and was cancelled"
+        )
     if code.startswith("PGRST0") or response.status_code in (502, 503, 504):
         return ApiError(503, "database_unavailable", "the database is not reachable")
     if response.status_code in (401, 403):

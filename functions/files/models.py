@@ -14,6 +14,9 @@ from core.limits import ALLOWED_MIME_TYPES, MAX_FILE_BYTES
 _LAZY = ConfigDict(defer_build=True)  # built on first use, not at cold import
 
 _FOLDER = re.compile(r"^(/[^/\x00-\x1f\x7f]+)*$")
+_DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
+# bidirectional controls: make a name display other than it is (``invoice\u202efdp.exe``)
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
@@ -23,7 +26,10 @@ class UploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     project_id: UUID | None = Field(default=None, description="Project the file belongs to")
-    message_id: UUID | None = Field(default=None, description="Chat message it is attached to")
+    message_id: UUID | None = Field(
+        default=None,
+        description="Chat message it is attached to (yours; its conversation's members read it)",
+    )
     folder: str = Field(
         default="", max_length=1024, description="Folder path such as /designs/v2 ('' = root)"
     )
@@ -39,6 +45,10 @@ class UploadRequest(BaseModel):
     def _folder_is_path(cls, value: str) -> str:
         if not _FOLDER.match(value):
             raise ValueError("must be '' or a path like /designs/v2 (no trailing slash)")
+        if _DOT_SEGMENT.search(value):
+            raise ValueError("must not contain '.' or '..' segments")
+        if _BIDI.search(value):
+            raise ValueError("must not contain bidirectional control characters")
         return value
 
     @field_validator("name")
@@ -46,6 +56,8 @@ class UploadRequest(BaseModel):
     def _name_is_plain(cls, value: str) -> str:
         if _BAD_NAME.search(value) or value in (".", ".."):
             raise ValueError("must not contain slashes or control characters")
+        if _BIDI.search(value):
+            raise ValueError("must not contain bidirectional control characters")
         return value
 
     @field_validator("content_type")
@@ -64,8 +76,10 @@ class UploadRequest(BaseModel):
 
     @model_validator(mode="after")
     def _attached(self) -> UploadRequest:
-        if self.project_id is None and self.message_id is None:
-            raise ValueError("project_id or message_id is required")
+        if (self.project_id is None) == (self.message_id is None):
+            raise ValueError(
+                "give project_id (a project's file) or message_id (a chat message's file), not both"
+            )
         return self
 
 
@@ -75,6 +89,7 @@ class FileOut(BaseModel):
     id: UUID
     project_id: UUID | None
     message_id: UUID | None
+    conversation_id: UUID | None = None
     folder: str
     name: str
     mime_type: str
@@ -134,6 +149,6 @@ class ObjectCleanup(BaseModel):
 
 
 FILE_COLUMNS = (
-    "id,project_id,message_id,folder,name,mime_type,size_bytes,checksum_sha256,status,"
+    "id,project_id,message_id,conversation_id,folder,name,mime_type,size_bytes,checksum_sha256,status,"
     "failure_reason,uploaded_by,created_at,updated_at,deleted_at,bucket,object_key"
 )

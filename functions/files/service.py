@@ -45,7 +45,10 @@ def sign_upload(settings: Settings, caller: Caller, req: UploadRequest) -> Uploa
         created = as_caller(settings, caller.token).insert("files", row, {"select": FILE_COLUMNS})
     except ApiError as exc:
         if exc.status == 403:
-            raise forbidden("you may not upload files there (editors and above only)") from None
+            raise forbidden(
+                "you may not upload files there"
+                " (a project: editors and above; a message: its author)"
+            ) from None
         raise
     expires = settings.upload_url_expires_seconds
     key = created["object_key"]
