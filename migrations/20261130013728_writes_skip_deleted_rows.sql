@@ -14,7 +14,6 @@ DROP POLICY "editors trash project files" ON "public"."files";
 
 DROP POLICY "authors delete their messages" ON "public"."messages";
 
-DROP POLICY "authors edit their messages" ON "public"."messages";
 
 DROP POLICY "owners delete projects" ON "public"."projects";
 
@@ -34,7 +33,6 @@ CREATE POLICY "editors trash project files" ON "public"."files" FOR DELETE TO "a
 
 CREATE POLICY "authors delete their messages" ON "public"."messages" FOR DELETE TO "authenticated" USING ((( SELECT private.can_write() AS can_write) AND (deleted_at IS NULL) AND (author_id = ( SELECT auth.uid() AS uid)) AND (conversation_id = ANY (ARRAY( SELECT private.my_conversation_ids() AS my_conversation_ids)))));
 
-CREATE POLICY "authors edit their messages" ON "public"."messages" FOR UPDATE TO "authenticated" USING ((( SELECT private.can_write() AS can_write) AND (deleted_at IS NULL) AND (author_id = ( SELECT auth.uid() AS uid)) AND (conversation_id = ANY (ARRAY( SELECT private.my_conversation_ids() AS my_conversation_ids))))) WITH CHECK ((( SELECT private.can_write() AS can_write) AND (deleted_at IS NULL) AND (author_id = ( SELECT auth.uid() AS uid)) AND (conversation_id = ANY (ARRAY( SELECT private.my_conversation_ids() AS my_conversation_ids)))));
 
 CREATE POLICY "owners delete projects" ON "public"."projects" FOR DELETE TO "authenticated" USING ((( SELECT private.can_write() AS can_write) AND (deleted_at IS NULL) AND (id = ANY (ARRAY( SELECT private.my_project_ids_with_role('owner'::public.project_role) AS my_project_ids_with_role)))));
 
