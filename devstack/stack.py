@@ -6,7 +6,16 @@ import contextlib
 import shutil
 import sys
 
-from devstack import aws_resources, gateway_proc, moto, postgres, postgrest, supabase_cli, users
+from devstack import (
+    aws_resources,
+    fake_llm,
+    gateway_proc,
+    moto,
+    postgres,
+    postgrest,
+    supabase_cli,
+    users,
+)
 from devstack.config import Config, format_env, read_env_file
 from devstack.procs import StackError, alive, file_lock
 
@@ -76,7 +85,9 @@ def _up(cfg: Config) -> None:
         postgrest.stop(cfg)
     postgrest.start(cfg)
     moto.wait_ready(cfg)
+    fake_llm.start(cfg)
     env = cfg.env()
+    env["FAKE_LLM_URL"] = fake_llm.url(cfg)
     env.update(aws_resources.ensure_resources(env))
     if read_env_file(cfg) != env:
         _write_env(cfg, env)
@@ -97,6 +108,7 @@ def down(cfg: Config) -> None:
 def _down(cfg: Config) -> None:
     pids = part_states(cfg)
     gateway_proc.stop(cfg)
+    fake_llm.stop(cfg)
     postgrest.stop(cfg)
     moto.stop(cfg)
     postgres.stop(cfg)
@@ -114,6 +126,7 @@ def part_states(cfg: Config) -> dict[str, int | None]:
         "postgrest": postgrest.running_pid(cfg),
         "moto": moto.running_pid(cfg),
         "gateway": gateway_proc.running_pid(cfg),
+        "fake-llm": fake_llm.running_pid(cfg),
     }
 
 

@@ -340,6 +340,7 @@ class PublicDocumentVersions(BaseModel):
     document_id: uuid.UUID = Field(alias="document_id")
     generated_by: Optional[str] = Field(alias="generated_by")
     id: uuid.UUID = Field(alias="id")
+    job_id: Optional[uuid.UUID] = Field(alias="job_id")
     project_id: uuid.UUID = Field(alias="project_id")
     restored_from_version: Optional[int] = Field(alias="restored_from_version")
     version: int = Field(alias="version")
@@ -352,6 +353,7 @@ class PublicDocumentVersionsInsert(TypedDict):
     document_id: Annotated[uuid.UUID, Field(alias="document_id")]
     generated_by: NotRequired[Annotated[Optional[str], Field(alias="generated_by")]]
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    job_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="job_id")]]
     project_id: Annotated[uuid.UUID, Field(alias="project_id")]
     restored_from_version: NotRequired[Annotated[Optional[int], Field(alias="restored_from_version")]]
     version: NotRequired[Annotated[int, Field(alias="version")]]
@@ -364,6 +366,7 @@ class PublicDocumentVersionsUpdate(TypedDict):
     document_id: NotRequired[Annotated[uuid.UUID, Field(alias="document_id")]]
     generated_by: NotRequired[Annotated[Optional[str], Field(alias="generated_by")]]
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    job_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="job_id")]]
     project_id: NotRequired[Annotated[uuid.UUID, Field(alias="project_id")]]
     restored_from_version: NotRequired[Annotated[Optional[int], Field(alias="restored_from_version")]]
     version: NotRequired[Annotated[int, Field(alias="version")]]

@@ -209,14 +209,14 @@ isOneToOne: false
                   ]
                 },"document_versions": {
                   Row: {
-                    "author_id": string | null,"change_summary": string | null,"content": string,"created_at": string,"document_id": string,"generated_by": string | null,"id": string,"project_id": string,"restored_from_version": number | null,"version": number
+                    "author_id": string | null,"change_summary": string | null,"content": string,"created_at": string,"document_id": string,"generated_by": string | null,"id": string,"job_id": string | null,"project_id": string,"restored_from_version": number | null,"version": number
                   }
                   ComputedFields: never
                   Insert: {
-                    "author_id"?: string | null,"change_summary"?: string | null,"content"?: string,"created_at"?: string,"document_id": string,"generated_by"?: string | null,"id"?: string,"project_id": string,"restored_from_version"?: number | null,"version"?: number
+                    "author_id"?: string | null,"change_summary"?: string | null,"content"?: string,"created_at"?: string,"document_id": string,"generated_by"?: string | null,"id"?: string,"job_id"?: string | null,"project_id": string,"restored_from_version"?: number | null,"version"?: number
                   }
                   Update: {
-                    "author_id"?: string | null,"change_summary"?: string | null,"content"?: string,"created_at"?: string,"document_id"?: string,"generated_by"?: string | null,"id"?: string,"project_id"?: string,"restored_from_version"?: number | null,"version"?: number
+                    "author_id"?: string | null,"change_summary"?: string | null,"content"?: string,"created_at"?: string,"document_id"?: string,"generated_by"?: string | null,"id"?: string,"job_id"?: string | null,"project_id"?: string,"restored_from_version"?: number | null,"version"?: number
                   }
                   Relationships: [
                     {
@@ -588,9 +588,17 @@ isOneToOne: true
               "category": string,"events": number,"source": Database["public"]['Enums']["activity_source"],"week_start": string
             }[]
                            },
+"provider_circuit_open_until":
+{ Args: { "p_key": string }; Returns: string
+                           },
 "purge_soft_deleted":
 { Args: { "older_than"?: string }; Returns: {
               "object_keys": (string)[],"purged": number,"table_name": string
+            }[]
+                           },
+"record_provider_outcome":
+{ Args: { "p_error"?: string,"p_key": string,"p_ok": boolean,"p_open_seconds": number,"p_threshold": number }; Returns: {
+              "failures": number,"open_until": string
             }[]
                            },
 "request_document_generation":
@@ -608,6 +616,7 @@ isOneToOne: true
 "document_id": string,
 "generated_by": string | null,
 "id": string,
+"job_id": string | null,
 "project_id": string,
 "restored_from_version": number | null,
 "version": number
