@@ -105,7 +105,7 @@ class JobKind:
 class JobMessage(BaseModel):
     """The body of every job message."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     kind: str
     job_id: UUID
