@@ -6,7 +6,7 @@ from typing import Any
 
 from core import jobs, log
 from core.auth import Caller
-from core.docsections import change_summary
+from core.docsections import TITLES, change_summary
 from core.errors import ApiError, forbidden, not_found
 from core.jobs import Job, PermanentJobError, RetryableJobError
 from core.rest import Rest, as_caller, as_service
@@ -73,7 +73,9 @@ def export_document(
     if not rows:
         raise not_found("the document has no such version" if version else "no version yet")
     body = export.render(rows[0]["content"], fmt, doc["title"])
-    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in doc["title"])[:80].strip("-")
+    # ASCII only: a header is latin-1, and some titles are not
+    stem = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in doc["title"])
+    stem = stem[:80].strip("-")
     return body, export.MEDIA_TYPES[fmt], f"{stem or 'document'}-v{rows[0]['version']}.{fmt}"
 
 
@@ -132,8 +134,6 @@ def generate(job: Job) -> dict[str, Any]:
     )
     if not projects:
         raise PermanentJobError("the project was deleted")
-    from core.docsections import TITLES
-
     doc = _document_for(
         rest, job, f"{projects[0]['name']} {TITLES.get(row['document_type'], 'Document')}"
     )

@@ -549,6 +549,21 @@ def test_the_docx_export_keeps_headings_lists_tables_and_code(
     assert document.core_properties.title == "Launch plan"
 
 
+def test_a_title_in_any_script_exports_with_an_ascii_file_name(stack: Stack, team: Team):
+    editor = stack.rest(team.members["editor"].token)
+    doc = editor.table("documents").insert(
+        {"project_id": team.project_id, "title": "产品需求 PRD", "type": "prd",
+         "created_by": team.members["editor"].id}
+    ).execute().data[0]  # fmt: skip
+    editor.table("document_versions").insert(
+        {"document_id": doc["id"], "content": "# 产品\n", "author_id": team.members["editor"].id}
+    ).execute()
+    for fmt in ("md", "html", "docx"):
+        answer = export(stack, team.members["viewer"].token, doc["id"], format=fmt)
+        assert answer.status_code == 200, answer.text
+        assert f'filename="PRD-v1.{fmt}"' in answer.headers["content-disposition"]
+
+
 def test_export_is_404_for_an_outsider_and_for_missing_versions(
     stack: Stack, team: Team, rich_document: str
 ):
