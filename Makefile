@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions bench-stall types
+.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions bench-stall bench-documents types
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -47,6 +47,9 @@ bench-stall: up ## one user's 24 slow requests vs another user's latency, cap of
 
 bench-functions: up package ## cold import per handler and upload-signing req/s (bench/README.md)
 	$(PY) bench/functions_bench.py
+
+bench-documents: up package ## generation jobs/s end to end, request->version p50/p95, cold imports
+	$(PY) bench/documents_bench.py $(BENCH_ARGS)
 
 types: deps ## TypeScript types and Python models of the exposed schema -> types/ (stack up)
 	@$(PY) -m tests.typegen

@@ -76,6 +76,14 @@ QUEUES: tuple[QueueSpec, ...] = (
         handler="files.events.cleanup_objects",
         kind="sqs",
     ),
+    QueueSpec(
+        name="collab-document-jobs-local",
+        env_name="DOCUMENT_JOBS_QUEUE_URL",
+        handler="documents.events.process_jobs",
+        kind="sqs",
+        batch_size=5,
+        max_receive_count=5,
+    ),
 )
 
 # S3 notifications of the files bucket (serverless.yml: the s3 event of filesObjectCreated).
@@ -84,6 +92,7 @@ S3_NOTIFICATION_PREFIX = "files/"
 # Scheduled handlers (serverless.yml: schedule events), by the name `make invoke FN=` takes.
 SCHEDULES: dict[str, str] = {
     "files-expire-pending-uploads": "files.events.expire_pending_uploads",
+    "documents-dispatch-jobs": "documents.events.dispatch_jobs",
 }
 
 

@@ -6,7 +6,15 @@ import contextlib
 import shutil
 import sys
 
-from devstack import aws_resources, gateway_proc, moto, postgres, postgrest, supabase_cli
+from devstack import (
+    aws_resources,
+    fake_llm,
+    gateway_proc,
+    moto,
+    postgres,
+    postgrest,
+    supabase_cli,
+)
 from devstack.config import Config, format_env, read_env_file
 from devstack.procs import StackError, alive, file_lock
 
@@ -73,6 +81,7 @@ def _stop_started(cfg: Config, before: dict[str, int | None]) -> None:
         "gateway": gateway_proc.stop,
         "postgrest": postgrest.stop,
         "moto": moto.stop,
+        "fake-llm": fake_llm.stop,
         "postgres": postgres.stop,
     }
     for name, pid in part_states(cfg).items():
@@ -101,7 +110,9 @@ def _up(cfg: Config) -> None:
         postgrest.stop(cfg)
     postgrest.start(cfg)
     moto.wait_ready(cfg)
+    fake_llm.start(cfg)
     env = cfg.env()
+    env["FAKE_LLM_URL"] = fake_llm.url(cfg)
     env.update(aws_resources.ensure_resources(env))
     if read_env_file(cfg) != env:
         _write_env(cfg, env)
@@ -122,6 +133,7 @@ def down(cfg: Config) -> None:
 def _down(cfg: Config) -> None:
     pids = part_states(cfg)
     gateway_proc.stop(cfg)
+    fake_llm.stop(cfg)
     postgrest.stop(cfg)
     moto.stop(cfg)
     postgres.stop(cfg)
@@ -139,6 +151,7 @@ def part_states(cfg: Config) -> dict[str, int | None]:
         "postgrest": postgrest.running_pid(cfg),
         "moto": moto.running_pid(cfg),
         "gateway": gateway_proc.running_pid(cfg),
+        "fake-llm": fake_llm.running_pid(cfg),
     }
 
 

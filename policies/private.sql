@@ -25,3 +25,9 @@ drop policy if exists "clients never touch oauth states" on private.oauth_states
 create policy "clients never touch oauth states"
   on private.oauth_states as restrictive for all to anon, authenticated
   using (false) with check (false);
+
+alter table private.provider_circuits enable row level security;
+drop policy if exists "clients never touch provider circuits" on private.provider_circuits;
+create policy "clients never touch provider circuits"
+  on private.provider_circuits as restrictive for all to anon, authenticated
+  using (false) with check (false);

@@ -303,6 +303,7 @@ class PublicDashboardsUpdate(TypedDict):
 class PublicDocumentJobs(BaseModel):
     attempts: int = Field(alias="attempts")
     created_at: datetime.datetime = Field(alias="created_at")
+    dispatched_at: Optional[datetime.datetime] = Field(alias="dispatched_at")
     document_id: Optional[uuid.UUID] = Field(alias="document_id")
     document_type: PublicDocumentType = Field(alias="document_type")
     error: Optional[str] = Field(alias="error")
@@ -310,14 +311,17 @@ class PublicDocumentJobs(BaseModel):
     id: uuid.UUID = Field(alias="id")
     instructions: Optional[str] = Field(alias="instructions")
     project_id: uuid.UUID = Field(alias="project_id")
+    providers: JsonValue = Field(alias="providers")
     requested_by: Optional[uuid.UUID] = Field(alias="requested_by")
     started_at: Optional[datetime.datetime] = Field(alias="started_at")
     status: PublicJobStatus = Field(alias="status")
     updated_at: datetime.datetime = Field(alias="updated_at")
+    version: Optional[int] = Field(alias="version")
 
 class PublicDocumentJobsInsert(TypedDict):
     attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
     document_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="document_id")]]
     document_type: Annotated[PublicDocumentType, Field(alias="document_type")]
     error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
@@ -325,14 +329,17 @@ class PublicDocumentJobsInsert(TypedDict):
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
     instructions: NotRequired[Annotated[Optional[str], Field(alias="instructions")]]
     project_id: Annotated[uuid.UUID, Field(alias="project_id")]
+    providers: NotRequired[Annotated[JsonValue, Field(alias="providers")]]
     requested_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="requested_by")]]
     started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
     status: NotRequired[Annotated[PublicJobStatus, Field(alias="status")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    version: NotRequired[Annotated[Optional[int], Field(alias="version")]]
 
 class PublicDocumentJobsUpdate(TypedDict):
     attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
     document_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="document_id")]]
     document_type: NotRequired[Annotated[PublicDocumentType, Field(alias="document_type")]]
     error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
@@ -340,10 +347,12 @@ class PublicDocumentJobsUpdate(TypedDict):
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
     instructions: NotRequired[Annotated[Optional[str], Field(alias="instructions")]]
     project_id: NotRequired[Annotated[uuid.UUID, Field(alias="project_id")]]
+    providers: NotRequired[Annotated[JsonValue, Field(alias="providers")]]
     requested_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="requested_by")]]
     started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
     status: NotRequired[Annotated[PublicJobStatus, Field(alias="status")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    version: NotRequired[Annotated[Optional[int], Field(alias="version")]]
 
 class PublicDocumentVersions(BaseModel):
     author_id: Optional[uuid.UUID] = Field(alias="author_id")
@@ -353,6 +362,7 @@ class PublicDocumentVersions(BaseModel):
     document_id: uuid.UUID = Field(alias="document_id")
     generated_by: Optional[str] = Field(alias="generated_by")
     id: uuid.UUID = Field(alias="id")
+    job_id: Optional[uuid.UUID] = Field(alias="job_id")
     project_id: uuid.UUID = Field(alias="project_id")
     restored_from_version: Optional[int] = Field(alias="restored_from_version")
     version: int = Field(alias="version")
@@ -365,6 +375,7 @@ class PublicDocumentVersionsInsert(TypedDict):
     document_id: Annotated[uuid.UUID, Field(alias="document_id")]
     generated_by: NotRequired[Annotated[Optional[str], Field(alias="generated_by")]]
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    job_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="job_id")]]
     project_id: Annotated[uuid.UUID, Field(alias="project_id")]
     restored_from_version: NotRequired[Annotated[Optional[int], Field(alias="restored_from_version")]]
     version: NotRequired[Annotated[int, Field(alias="version")]]
@@ -377,6 +388,7 @@ class PublicDocumentVersionsUpdate(TypedDict):
     document_id: NotRequired[Annotated[uuid.UUID, Field(alias="document_id")]]
     generated_by: NotRequired[Annotated[Optional[str], Field(alias="generated_by")]]
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    job_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="job_id")]]
     project_id: NotRequired[Annotated[uuid.UUID, Field(alias="project_id")]]
     restored_from_version: NotRequired[Annotated[Optional[int], Field(alias="restored_from_version")]]
     version: NotRequired[Annotated[int, Field(alias="version")]]

@@ -191,14 +191,14 @@ isOneToOne: false
                   ]
                 },"document_jobs": {
                   Row: {
-                    "attempts": number,"created_at": string,"document_id": string | null,"document_type": Database["public"]['Enums']["document_type"],"error": string | null,"finished_at": string | null,"id": string,"instructions": string | null,"project_id": string,"requested_by": string | null,"started_at": string | null,"status": Database["public"]['Enums']["job_status"],"updated_at": string
+                    "attempts": number,"created_at": string,"dispatched_at": string | null,"document_id": string | null,"document_type": Database["public"]['Enums']["document_type"],"error": string | null,"finished_at": string | null,"id": string,"instructions": string | null,"project_id": string,"providers": NonNullable<Json>,"requested_by": string | null,"started_at": string | null,"status": Database["public"]['Enums']["job_status"],"updated_at": string,"version": number | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "attempts"?: number,"created_at"?: string,"document_id"?: string | null,"document_type": Database["public"]['Enums']["document_type"],"error"?: string | null,"finished_at"?: string | null,"id"?: string,"instructions"?: string | null,"project_id": string,"requested_by"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string
+                    "attempts"?: number,"created_at"?: string,"dispatched_at"?: string | null,"document_id"?: string | null,"document_type": Database["public"]['Enums']["document_type"],"error"?: string | null,"finished_at"?: string | null,"id"?: string,"instructions"?: string | null,"project_id": string,"providers"?: NonNullable<Json>,"requested_by"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string,"version"?: number | null
                   }
                   Update: {
-                    "attempts"?: number,"created_at"?: string,"document_id"?: string | null,"document_type"?: Database["public"]['Enums']["document_type"],"error"?: string | null,"finished_at"?: string | null,"id"?: string,"instructions"?: string | null,"project_id"?: string,"requested_by"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string
+                    "attempts"?: number,"created_at"?: string,"dispatched_at"?: string | null,"document_id"?: string | null,"document_type"?: Database["public"]['Enums']["document_type"],"error"?: string | null,"finished_at"?: string | null,"id"?: string,"instructions"?: string | null,"project_id"?: string,"providers"?: NonNullable<Json>,"requested_by"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string,"version"?: number | null
                   }
                   Relationships: [
                     {
@@ -223,14 +223,14 @@ isOneToOne: false
                   ]
                 },"document_versions": {
                   Row: {
-                    "author_id": string | null,"change_summary": string | null,"content": string,"created_at": string,"document_id": string,"generated_by": string | null,"id": string,"project_id": string,"restored_from_version": number | null,"version": number
+                    "author_id": string | null,"change_summary": string | null,"content": string,"created_at": string,"document_id": string,"generated_by": string | null,"id": string,"job_id": string | null,"project_id": string,"restored_from_version": number | null,"version": number
                   }
                   ComputedFields: never
                   Insert: {
-                    "author_id"?: string | null,"change_summary"?: string | null,"content"?: string,"created_at"?: string,"document_id": string,"generated_by"?: string | null,"id"?: string,"project_id": string,"restored_from_version"?: number | null,"version"?: number
+                    "author_id"?: string | null,"change_summary"?: string | null,"content"?: string,"created_at"?: string,"document_id": string,"generated_by"?: string | null,"id"?: string,"job_id"?: string | null,"project_id": string,"restored_from_version"?: number | null,"version"?: number
                   }
                   Update: {
-                    "author_id"?: string | null,"change_summary"?: string | null,"content"?: string,"created_at"?: string,"document_id"?: string,"generated_by"?: string | null,"id"?: string,"project_id"?: string,"restored_from_version"?: number | null,"version"?: number
+                    "author_id"?: string | null,"change_summary"?: string | null,"content"?: string,"created_at"?: string,"document_id"?: string,"generated_by"?: string | null,"id"?: string,"job_id"?: string | null,"project_id"?: string,"restored_from_version"?: number | null,"version"?: number
                   }
                   Relationships: [
                     {
@@ -698,9 +698,17 @@ isOneToOne: true
               "category": string,"events": number,"source": Database["public"]['Enums']["activity_source"],"week_start": string
             }[]
                            },
+"provider_circuit_open_until":
+{ Args: { "p_key": string }; Returns: string
+                           },
 "purge_soft_deleted":
 { Args: { "older_than"?: string }; Returns: {
               "object_keys": (string)[],"purged": number,"table_name": string
+            }[]
+                           },
+"record_provider_outcome":
+{ Args: { "p_error"?: string,"p_key": string,"p_ok": boolean,"p_open_seconds": number,"p_threshold": number }; Returns: {
+              "failures": number,"open_until": string
             }[]
                            },
 "request_document_generation":
@@ -718,6 +726,7 @@ isOneToOne: true
 "document_id": string,
 "generated_by": string | null,
 "id": string,
+"job_id": string | null,
 "project_id": string,
 "restored_from_version": number | null,
 "version": number

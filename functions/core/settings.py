@@ -44,6 +44,27 @@ class Settings(BaseSettings):
 
     webhook_secret: SecretStr | None = None
 
+    # documents and the assistant (functions/documents, functions/assistant)
+    document_jobs_queue_url: str | None = None
+    # the provider chain, tried in order; providers without a key are skipped (recorded)
+    document_providers: str = "anthropic,openai,template"
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    anthropic_base_url: str = "https://api.anthropic.com"
+    anthropic_api_key: SecretStr | None = None
+    anthropic_model: str = "claude-3-5-haiku-latest"
+    provider_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    provider_max_retries: int = Field(default=2, ge=0, le=10)
+    provider_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
+    # a Retry-After longer than this is not waited for: the next provider is tried
+    provider_max_wait_seconds: float = Field(default=20.0, ge=0, le=300)
+    provider_max_output_chars: int = Field(default=200_000, ge=1000, le=1_000_000)
+    # circuit breaker (shared by all containers, state in Postgres): this many failed
+    # calls in a row open it for circuit_open_seconds
+    circuit_failure_threshold: int = Field(default=3, ge=1)
+    circuit_open_seconds: int = Field(default=120, ge=1)
+
     rate_limit_per_minute: int = Field(default=60, ge=1)
     http_timeout_seconds: float = 10.0
 

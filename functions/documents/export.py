@@ -1,0 +1,155 @@
+"""Exports of a document version: Markdown as stored, HTML (markdown-it-py) and DOCX
+(python-docx). The libraries are imported here, on the export path only: no other cold start
+pays for them."""
+
+from __future__ import annotations
+
+import html
+import io
+from typing import Any
+
+MEDIA_TYPES = {
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def _parser() -> Any:
+    from markdown_it import MarkdownIt
+
+    # CommonMark plus GitHub's tables and strikethrough; raw HTML in the document is escaped
+    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+def to_html(markdown: str, title: str) -> bytes:
+    body = _parser().render(markdown)
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n"
+        "<style>body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;"
+        "line-height:1.5}table{border-collapse:collapse}th,td{border:1px solid #999;"
+        "padding:.25rem .5rem}pre{background:#f4f4f4;padding:.75rem;overflow:auto}</style>\n"
+        f"</head>\n<body>\n{body}</body>\n</html>\n"
+    )
+    return page.encode("utf-8")
+
+
+def _inline(paragraph: Any, token: Any) -> None:
+    """Runs of an inline token: bold, italic, code, strikethrough, links as text."""
+    bold = italic = strike = False
+    for child in token.children or []:
+        kind = child.type
+        if kind == "strong_open":
+            bold = True
+        elif kind == "strong_close":
+            bold = False
+        elif kind == "em_open":
+            italic = True
+        elif kind == "em_close":
+            italic = False
+        elif kind == "s_open":
+            strike = True
+        elif kind == "s_close":
+            strike = False
+        elif kind in ("text", "code_inline", "html_inline"):
+            run = paragraph.add_run(child.content)
+            run.bold, run.italic = bold or None, italic or None
+            if strike:
+                run.font.strike = True
+            if kind == "code_inline":
+                run.font.name = "Courier New"
+        elif kind in ("softbreak", "hardbreak"):
+            paragraph.add_run(" " if kind == "softbreak" else "\n")
+        elif kind == "image":
+            paragraph.add_run(f"[{child.content or 'image'}]")
+
+
+def to_docx(markdown: str, title: str) -> bytes:
+    from docx import Document
+    from docx.shared import Pt
+
+    document = Document()
+    document.core_properties.title = title
+    tokens = _parser().parse(markdown)
+    lists: list[str] = []  # "List Bullet" / "List Number" per open list
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        kind = token.type
+        if kind == "heading_open":
+            level = int(token.tag[1])
+            heading = document.add_heading(level=min(level, 9))
+            _inline(heading, tokens[i + 1])
+            i += 3
+            continue
+        if kind == "bullet_list_open":
+            lists.append("List Bullet")
+        elif kind == "ordered_list_open":
+            lists.append("List Number")
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+        elif kind == "paragraph_open":
+            inline = tokens[i + 1]
+            if lists:
+                depth = len(lists)
+                style = lists[-1] + (f" {depth}" if 1 < depth <= 3 else "")
+                paragraph = document.add_paragraph(style=style)
+            else:
+                paragraph = document.add_paragraph()
+            _inline(paragraph, inline)
+            i += 3
+            continue
+        elif kind in ("fence", "code_block"):
+            paragraph = document.add_paragraph(style="No Spacing")
+            run = paragraph.add_run(token.content.rstrip("\n"))
+            run.font.name = "Courier New"
+            run.font.size = Pt(9)
+        elif kind == "blockquote_open":
+            pass  # its paragraphs follow; rendered as normal paragraphs
+        elif kind == "hr":
+            document.add_paragraph("―" * 20)
+        elif kind == "table_open":
+            i = _table(document, tokens, i)
+            continue
+        i += 1
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _table(document: Any, tokens: list[Any], i: int) -> int:
+    """Add the table starting at tokens[i]; return the index after it."""
+    rows: list[tuple[bool, list[Any]]] = []
+    header = False
+    while tokens[i].type != "table_close":
+        kind = tokens[i].type
+        if kind == "thead_open":
+            header = True
+        elif kind == "thead_close":
+            header = False
+        elif kind == "tr_open":
+            rows.append((header, []))
+        elif kind == "inline":
+            rows[-1][1].append(tokens[i])
+        i += 1
+    width = max((len(cells) for _, cells in rows), default=0)
+    if rows and width:
+        table = document.add_table(rows=len(rows), cols=width)
+        table.style = "Table Grid"
+        for r, (is_header, cells) in enumerate(rows):
+            for c, inline in enumerate(cells):
+                paragraph = table.cell(r, c).paragraphs[0]
+                _inline(paragraph, inline)
+                if is_header:
+                    for run in paragraph.runs:
+                        run.bold = True
+    return i + 1
+
+
+def render(markdown: str, fmt: str, title: str) -> bytes:
+    if fmt == "html":
+        return to_html(markdown, title)
+    if fmt == "docx":
+        return to_docx(markdown, title)
+    return markdown.encode("utf-8")
