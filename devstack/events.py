@@ -76,6 +76,15 @@ QUEUES: tuple[QueueSpec, ...] = (
         handler="files.events.cleanup_objects",
         kind="sqs",
     ),
+    QueueSpec(
+        name="collab-privacy-requests-local",
+        env_name="PRIVACY_QUEUE_URL",
+        handler="privacy.events.process_requests",
+        kind="sqs",
+        batch_size=1,
+        # an export may take a while; locally a redelivery must not overtake a running job
+        visibility_timeout=30,
+    ),
 )
 
 # S3 notifications of the files bucket (serverless.yml: the s3 event of filesObjectCreated).
@@ -84,6 +93,9 @@ S3_NOTIFICATION_PREFIX = "files/"
 # Scheduled handlers (serverless.yml: schedule events), by the name `make invoke FN=` takes.
 SCHEDULES: dict[str, str] = {
     "files-expire-pending-uploads": "files.events.expire_pending_uploads",
+    "privacy-dispatch-requests": "privacy.events.dispatch_requests",
+    "privacy-purge-soft-deleted": "privacy.events.purge_soft_deleted",
+    "privacy-archive-audit-logs": "privacy.events.archive_audit_logs",
 }
 
 

@@ -25,3 +25,9 @@ drop policy if exists "clients never touch oauth states" on private.oauth_states
 create policy "clients never touch oauth states"
   on private.oauth_states as restrictive for all to anon, authenticated
   using (false) with check (false);
+
+alter table private.erasure_subjects enable row level security;
+drop policy if exists "clients never touch erasure subjects" on private.erasure_subjects;
+create policy "clients never touch erasure subjects"
+  on private.erasure_subjects as restrictive for all to anon, authenticated
+  using (false) with check (false);
