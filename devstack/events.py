@@ -84,6 +84,7 @@ QUEUES: tuple[QueueSpec, ...] = (
         batch_size=1,
         # an export may take a while; locally a redelivery must not overtake a running job
         visibility_timeout=30,
+        max_receive_count=5,
     ),
 )
 

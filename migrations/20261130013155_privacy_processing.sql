@@ -364,6 +364,14 @@ begin
     update public.activity_events a set actor = null where lower(a.actor) = lower(erase_person.email);
   end if;
 
+  -- direct conversations are keyed by the pair's ids; the other person keeps theirs
+  update public.conversations c set direct_key = 'erased:' || c.id::text
+   where c.kind = 'direct' and strpos(c.direct_key, person::text) > 0;
+
+  -- their export archives are deleted by the job; the requests keep no pointer to them
+  update public.privacy_requests r set result_location = null
+   where r.user_id = person and r.result_location is not null;
+
   delete from private.rate_limits r where r.user_id = person;
 end;
 $$;
