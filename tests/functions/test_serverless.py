@@ -135,7 +135,7 @@ def test_settings_come_from_ssm(config: dict[str, Any]) -> None:
     assert "SUPABASE_SERVICE_ROLE_KEY" not in environment  # only where a function needs it
     for name, function in config["functions"].items():
         has_key = "SUPABASE_SERVICE_ROLE_KEY" in function.get("environment", {})
-        assert has_key == name.startswith("files"), name
+        assert has_key == name.startswith(("files", "privacy")), name
 
 
 def test_every_files_function_gets_the_settings_it_requires(config: dict[str, Any]) -> None:
@@ -148,12 +148,36 @@ def test_every_files_function_gets_the_settings_it_requires(config: dict[str, An
             assert {r.upper() for r in REQUIRED} <= given, name
 
 
-def test_event_handlers_do_not_build_the_http_app(functions_env: dict[str, str]) -> None:
+def test_every_privacy_function_gets_the_settings_it_requires(config: dict[str, Any]) -> None:
+    from privacy import REQUIRED
+
+    provider = set(config["provider"]["environment"])
+    names = [n for n in config["functions"] if n.startswith("privacy")]
+    assert len(names) == 5
+    for name in names:
+        given = provider | set(config["functions"][name].get("environment", {}))
+        assert {r.upper() for r in REQUIRED} <= given, name
+
+
+def test_privacy_exports_expire_after_7_days(config: dict[str, Any]) -> None:
+    from privacy.settings import PrivacySettings
+
+    bucket = config["resources"]["Resources"]["PrivacyExportsBucket"]["Properties"]
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert (rule["Status"], rule["Prefix"], rule["ExpirationInDays"]) == ("Enabled", "exports/", 7)
+    assert PrivacySettings.model_fields["privacy_export_ttl_days"].default == 7
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+
+
+@pytest.mark.parametrize("module", ["files.events", "privacy.events"])
+def test_event_handlers_do_not_build_the_http_app(
+    functions_env: dict[str, str], module: str
+) -> None:
     import subprocess
     import sys
 
-    http = "{'files.app', 'mangum', 'starlette', 'core.http'}"
-    code = f"import sys, files.events; print(sorted({http} & {{*sys.modules}}))"
+    http = f"{{'{module.split('.')[0]}.app', 'mangum', 'starlette', 'core.http'}}"
+    code = f"import sys, {module}; print(sorted({http} & {{*sys.modules}}))"
     out = subprocess.run(  # functions_env is in os.environ
         [sys.executable, "-c", code],
         cwd=ROOT / "functions",
