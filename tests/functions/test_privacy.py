@@ -542,3 +542,52 @@ def test_clients_cannot_call_the_privacy_rpcs(stack: Stack) -> None:
             answer = http.post(f"/rest/v1/rpc/{name}", json=body)
             assert answer.status_code == 403, (name, answer.text)
     assert stack.sql("select count(*) as n from auth.users where id = %s", (user.id,)) == [{"n": 1}]
+
+
+# -- the Auth admin API path ------------------------------------------------------------------
+def test_with_the_admin_api_setting_the_account_is_deleted_through_auth(
+    stack: Stack, functions_env: dict[str, str]
+) -> None:
+    """PRIVACY_AUTH_ADMIN_API=true: DELETE <SUPABASE_URL>/auth/v1/admin/users/{id} with the
+    service key (a small Auth stand-in over real HTTP here, until the stack serves /auth/v1);
+    404 means already gone, 5xx is retried."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from privacy import service
+    from privacy.settings import build_privacy_settings
+
+    seen: list[tuple[str, str | None, str | None]] = []
+    answers = [200, 404, 503]
+
+    class Auth(BaseHTTPRequestHandler):
+        def do_DELETE(self) -> None:
+            seen.append((self.path, self.headers.get("apikey"), self.headers.get("Authorization")))
+            self.send_response(answers.pop(0))
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Auth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = build_privacy_settings(
+            supabase_url=f"http://127.0.0.1:{server.server_address[1]}",
+            privacy_auth_admin_api=True,
+        )
+        users = service.auth_users(settings)
+        assert isinstance(users, service.AdminApiAuthUsers)
+        person = str(uuid.uuid4())
+        assert users.delete(person) is True
+        assert users.delete(person) is False
+        with pytest.raises(service.PrivacyJobError) as failed:
+            users.delete(person)
+        assert not failed.value.permanent
+    finally:
+        server.shutdown()
+    key = stack.env["SERVICE_ROLE_KEY"]
+    assert seen[0] == (f"/auth/v1/admin/users/{person}", key, f"Bearer {key}")
+    assert isinstance(service.auth_users(build_privacy_settings()), service.RpcAuthUsers)
