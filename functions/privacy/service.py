@@ -329,6 +329,18 @@ def run_export(settings: PrivacySettings, request: dict[str, Any]) -> dict[str, 
 
 
 # --- the erasure job (service role) ----------------------------------------------------------
+def bulk_rpc(settings: PrivacySettings, name: str, args: dict[str, Any]) -> Any:
+    """An RPC that may do bulk work in one statement (an erasure's cascade, the purge): the
+    HTTP timeout is the bulk one, not the default 10 s."""
+    return (
+        as_service(settings)
+        .request(
+            "POST", f"rpc/{name}", json=args, timeout=settings.privacy_bulk_rpc_timeout_seconds
+        )
+        .json()
+    )
+
+
 class AuthUsers(Protocol):
     """Deletes a sign-in account; False when it was already gone."""
 
@@ -346,11 +358,11 @@ class AdminApiAuthUsers:
             "apikey": key.get_secret_value(),
             "Authorization": f"Bearer {key.get_secret_value()}",
         }
-        self._timeout = settings.http_timeout_seconds
+        self._timeout = settings.privacy_bulk_rpc_timeout_seconds
 
     def delete(self, user_id: str) -> bool:
-        response = http_client(self._timeout).delete(
-            f"{self._base}/admin/users/{user_id}", headers=self._headers
+        response = http_client().delete(
+            f"{self._base}/admin/users/{user_id}", headers=self._headers, timeout=self._timeout
         )
         if response.status_code == 404:
             return False
@@ -366,10 +378,10 @@ class RpcAuthUsers:
     """The local stand-in: ``rpc/delete_auth_user`` (service role only) deletes the row."""
 
     def __init__(self, settings: PrivacySettings) -> None:
-        self._svc = as_service(settings)
+        self._settings = settings
 
     def delete(self, user_id: str) -> bool:
-        return bool(self._svc.rpc("delete_auth_user", {"user_id": user_id}))
+        return bool(bulk_rpc(self._settings, "delete_auth_user", {"user_id": user_id}))
 
 
 def auth_users(settings: PrivacySettings) -> AuthUsers:
@@ -418,7 +430,7 @@ def run_erasure(settings: PrivacySettings, request: dict[str, Any]) -> dict[str,
         log.info("erasure", request_id=request_id, outcome="nothing_left")
         return {}
     user_id, email = str(subject[0]["user_id"]), subject[0].get("email")
-    objects = svc.rpc("erase_person", {"user_id": user_id, "email": email}) or []
+    objects = bulk_rpc(settings, "erase_person", {"user_id": user_id, "email": email}) or []
     s3 = aws.s3(settings)
     by_bucket: dict[str, list[str]] = {}
     for o in objects:
@@ -432,7 +444,7 @@ def run_erasure(settings: PrivacySettings, request: dict[str, Any]) -> dict[str,
     assert settings.privacy_exports_bucket is not None
     removed += delete_prefix(s3, settings.privacy_exports_bucket, f"exports/{user_id}/")
     account_deleted = auth_users(settings).delete(user_id)
-    redacted = svc.rpc("finish_erasure", {"request_id": request_id})
+    redacted = bulk_rpc(settings, "finish_erasure", {"request_id": request_id})
     log.info(
         "erasure",
         request_id=request_id,
@@ -447,7 +459,7 @@ def run_erasure(settings: PrivacySettings, request: dict[str, Any]) -> dict[str,
 # --- schedules (service role) --------------------------------------------------------------
 def purge_soft_deleted(settings: PrivacySettings) -> dict[str, Any]:
     """Hard-delete rows soft-deleted more than 30 days ago, then their files' objects."""
-    rows = as_service(settings).rpc("purge_soft_deleted", {}) or []
+    rows = bulk_rpc(settings, "purge_soft_deleted", {}) or []
     keys = [k for r in rows for k in (r.get("object_keys") or [])]
     purged = {r["table_name"]: r["purged"] for r in rows}
     if keys:
@@ -514,7 +526,8 @@ def archive_audit_logs(settings: PrivacySettings, now: datetime | None = None) -
         objects.append(key)
         archived += len(lines)
         deleted += int(
-            svc.rpc(
+            bulk_rpc(
+                settings,
                 "delete_archived_audit_logs",
                 {"through_id": last, "older_than": cutoff.isoformat()},
             )
