@@ -23,7 +23,7 @@ from tests.functions.privacy_support import (
     upload_ready_file,
     wait_for_request,
 )
-from tests.support import Stack, TestUser
+from tests.support import REPRESENTATION, Stack, TestUser
 
 
 def _export(stack: Stack, user: TestUser, token: str | None = None) -> httpx.Response:
@@ -591,3 +591,30 @@ def test_with_the_admin_api_setting_the_account_is_deleted_through_auth(
     key = stack.env["SERVICE_ROLE_KEY"]
     assert seen[0] == (f"/auth/v1/admin/users/{person}", key, f"Bearer {key}")
     assert isinstance(service.auth_users(build_privacy_settings()), service.RpcAuthUsers)
+
+
+def test_the_dispatcher_sends_a_request_nobody_sent(
+    stack: Stack, functions_env: dict[str, str]
+) -> None:
+    """A request filed straight through PostgREST (no queue message) is picked up by the
+    every-minute dispatcher and completed."""
+    from devstack.events import scheduled_event
+    from privacy import events
+
+    user = stack.new_user()
+    with stack.http(user.token) as http:
+        filed = http.post(
+            "/rest/v1/privacy_requests", json={"kind": "export"}, headers=REPRESENTATION
+        )
+    assert filed.status_code == 201, filed.text
+    request_id = filed.json()[0]["id"]
+    # filed two minutes ago (the timestamps trigger keeps created_at, so without it)
+    stack.sql(
+        "set session_replication_role = replica;"
+        " update public.privacy_requests set created_at = now() - interval '2 minutes'"
+        f" where id = '{uuid.UUID(request_id)}'"
+    )
+    answer = events.dispatch_requests(scheduled_event("privacy-dispatch-requests"), None)
+    assert answer["privacy_request"]["sent"] >= 1
+    row = wait_for_request(stack, request_id)
+    assert row["status"] == "completed" and row["dispatched_at"] is not None
