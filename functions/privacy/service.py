@@ -315,6 +315,10 @@ def run_export(settings: PrivacySettings, request: dict[str, Any]) -> dict[str, 
             log.exception("abort multipart upload", exc, key=key)
         raise
     summary.peak_part_buffer = writer.peak_buffer
+    if not svc.select("profiles", {"id": f"eq.{user_id}", "select": "id"}):
+        # erased while the archive was being written: it must not outlive the person
+        aws.s3(settings).delete_object(Bucket=bucket, Key=key)
+        raise PrivacyJobError("the account was erased", permanent=True)
     log.info(
         "export written",
         request_id=request_id,

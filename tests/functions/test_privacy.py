@@ -618,3 +618,22 @@ def test_the_dispatcher_sends_a_request_nobody_sent(
     assert answer["privacy_request"]["sent"] >= 1
     row = wait_for_request(stack, request_id)
     assert row["status"] == "completed" and row["dispatched_at"] is not None
+
+
+def test_an_archive_finished_after_the_person_was_erased_is_deleted(
+    stack: Stack, functions_env: dict[str, str]
+) -> None:
+    """The race of an export with an erasure: the worker read the request while the person
+    existed; when the archive is done they are gone, so it is removed, not kept."""
+    from privacy import service
+
+    person = stack.new_user()
+    request = {"id": str(uuid.uuid4()), "user_id": person.id}
+    stack.service_rest().rpc("erase_user", {"user_id": person.id}).execute()
+    with pytest.raises(service.PrivacyJobError, match="erased") as failed:
+        service.run_export(_privacy_settings(), request)
+    assert failed.value.permanent
+    listed = s3_client(stack.env).list_objects_v2(
+        Bucket=stack.env["PRIVACY_EXPORTS_BUCKET"], Prefix=f"exports/{person.id}/"
+    )
+    assert listed.get("KeyCount", 0) == 0
