@@ -608,10 +608,11 @@ def test_the_dispatcher_sends_a_request_nobody_sent(
         )
     assert filed.status_code == 201, filed.text
     request_id = filed.json()[0]["id"]
-    # filed two minutes ago (the timestamps trigger keeps created_at, so without it)
+    # filed long ago, so it is among the oldest the dispatcher takes whatever else waits
+    # (the timestamps trigger keeps created_at, so without it)
     stack.sql(
         "set session_replication_role = replica;"
-        " update public.privacy_requests set created_at = now() - interval '2 minutes'"
+        " update public.privacy_requests set created_at = now() - interval '1 year'"
         f" where id = '{uuid.UUID(request_id)}'"
     )
     answer = events.dispatch_requests(scheduled_event("privacy-dispatch-requests"), None)
