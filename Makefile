@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions bench-stall bench-documents types
+.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions bench-stall bench-documents types backup restore
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -28,6 +28,13 @@ migrate: deps ## apply pending migrations (local, or DB_URL=postgresql://...)
 policy-migration: deps ## make policy-migration NAME=members_can_comment
 	@test -n "$(NAME)" || { echo "usage: make policy-migration NAME=what_changed" >&2; exit 2; }
 	@$(DEVSTACK) policy-migration --name "$(NAME)"
+
+backup: deps ## pg_dump to the backup bucket (BACKUP_DIR=folder instead; BACKUP_RETENTION_DAYS=30; DB_URL=...)
+	@$(DEVSTACK) backup $(if $(DB_URL),--db-url "$(DB_URL)") $(if $(BACKUP_DIR),--dir "$(BACKUP_DIR)") --retention-days $(or $(BACKUP_RETENTION_DAYS),30)
+
+restore: deps ## make restore FILE=s3://bucket/db/<time>.dump [DB_URL=postgresql://.../new_db]
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=<backup> [DB_URL=<new database>]" >&2; exit 2; }
+	@$(DEVSTACK) restore --file "$(FILE)" $(if $(DB_URL),--db-url "$(DB_URL)")
 
 invoke: deps ## run a scheduled function now: make invoke FN=files-expire-pending-uploads
 	@test -n "$(FN)" || { $(PY) -m devstack.events list; echo "usage: make invoke FN=<schedule>" >&2; exit 2; }

@@ -31,6 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     policy.add_argument("--name", required=True)
     sub.add_parser("policy-diff", help="print the policies/ vs migrations/ difference")
+    bak = sub.add_parser("backup", help="pg_dump to the backup bucket (or --dir), with retention")
+    bak.add_argument("--db-url", help="database to dump (default: the local database)")
+    bak.add_argument("--dir", help="store in this folder instead of the backup bucket")
+    bak.add_argument("--retention-days", type=int, default=30)
+    res = sub.add_parser("restore", help="restore a backup into a new database")
+    res.add_argument("--file", required=True, help="s3://bucket/key, a key, or a path")
+    res.add_argument("--db-url", help="the new database (default: restore_<time>, local)")
+    sub.add_parser("backups", help="list the backups")
     return parser
 
 
@@ -57,6 +65,22 @@ def main(argv: list[str] | None = None) -> int:
                 print(policies.diff(cfg), end="")
             else:
                 policies.write_migration(cfg, args.name)
+        elif args.command in ("backup", "restore", "backups"):
+            from devstack import backup
+
+            env = cfg.current_env()
+            if args.command == "backup":
+                made = backup.backup(
+                    cfg, env, db_url=args.db_url, backup_dir=args.dir,
+                    retention_days=args.retention_days,
+                )  # fmt: skip
+                print(made.location)
+                for old in made.deleted:
+                    print(f"deleted (past {args.retention_days} days): {old}", file=sys.stderr)
+            elif args.command == "restore":
+                print(backup.restore(cfg, env, args.file, db_url=args.db_url))
+            else:
+                print("\n".join(backup.list_backups(env)))
     except StackError as exc:
         what = "the local stack did not start" if args.command in ("up", "reset") else "error"
         print(f"{what}: {exc}", file=sys.stderr)

@@ -7,6 +7,17 @@ URLs) and they are added to ``.devstack/env`` and to the functions' environment.
 
 from __future__ import annotations
 
+# The privacy exports bucket's lifecycle (serverless.yml says the same).
+EXPORT_LIFECYCLE_RULES = [
+    {
+        "ID": "expire-exports-after-7-days",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "exports/"},
+        "Expiration": {"Days": 7},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+    }
+]
+
 
 def ensure_resources(env: dict[str, str]) -> dict[str, str]:
     """Create what is missing; return extra ``NAME: value`` settings for the env file."""
@@ -14,9 +25,16 @@ def ensure_resources(env: dict[str, str]) -> dict[str, str]:
     from devstack.events import _client, ensure_queues
 
     s3 = _client("s3", env)
-    bucket = env["FILES_BUCKET"]
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if bucket not in existing:
-        s3.create_bucket(Bucket=bucket)
+    for name in ("FILES_BUCKET", "PRIVACY_EXPORTS_BUCKET", "BACKUP_BUCKET"):
+        bucket = env.get(name)
+        if bucket and bucket not in existing:
+            s3.create_bucket(Bucket=bucket)
+    if env.get("PRIVACY_EXPORTS_BUCKET"):
+        # as serverless.yml: exports are deleted after 7 days (moto stores the rule; AWS runs it)
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=env["PRIVACY_EXPORTS_BUCKET"],
+            LifecycleConfiguration={"Rules": EXPORT_LIFECYCLE_RULES},
+        )
     # Queues, dead-letter queues and the bucket's S3 -> SQS notification (devstack/events.py).
     return ensure_queues(env)

@@ -58,6 +58,15 @@ class Config:
     files_bucket: str = field(
         default_factory=lambda: os.environ.get("FILES_BUCKET") or "collab-files-local"
     )
+    privacy_exports_bucket: str = field(
+        default_factory=lambda: (
+            os.environ.get("PRIVACY_EXPORTS_BUCKET") or "collab-privacy-exports-local"
+        )
+    )
+    # database dumps (`make backup`) and the audit trail's archive
+    backups_bucket: str = field(
+        default_factory=lambda: os.environ.get("BACKUP_BUCKET") or "collab-backups-local"
+    )
 
     # -- paths ---------------------------------------------------------------------------
     @property
@@ -153,6 +162,9 @@ class Config:
             "AWS_ENDPOINT_URL": self.aws_endpoint_url,
             "AWS_DEFAULT_REGION": "us-east-1",
             "FILES_BUCKET": self.files_bucket,
+            "PRIVACY_EXPORTS_BUCKET": self.privacy_exports_bucket,
+            "BACKUP_BUCKET": self.backups_bucket,
+            "AUDIT_ARCHIVE_BUCKET": self.backups_bucket,
         }
 
     def current_env(self) -> dict[str, str]:

@@ -84,6 +84,16 @@ QUEUES: tuple[QueueSpec, ...] = (
         batch_size=5,
         max_receive_count=5,
     ),
+    QueueSpec(
+        name="collab-privacy-requests-local",
+        env_name="PRIVACY_QUEUE_URL",
+        handler="privacy.events.process_requests",
+        kind="sqs",
+        batch_size=1,
+        # an export may take a while; locally a redelivery must not overtake a running job
+        visibility_timeout=30,
+        max_receive_count=5,
+    ),
 )
 
 # S3 notifications of the files bucket (serverless.yml: the s3 event of filesObjectCreated).
@@ -93,6 +103,9 @@ S3_NOTIFICATION_PREFIX = "files/"
 SCHEDULES: dict[str, str] = {
     "files-expire-pending-uploads": "files.events.expire_pending_uploads",
     "documents-dispatch-jobs": "documents.events.dispatch_jobs",
+    "privacy-dispatch-requests": "privacy.events.dispatch_requests",
+    "privacy-purge-soft-deleted": "privacy.events.purge_soft_deleted",
+    "privacy-archive-audit-logs": "privacy.events.archive_audit_logs",
 }
 
 

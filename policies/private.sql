@@ -31,3 +31,9 @@ drop policy if exists "clients never touch provider circuits" on private.provide
 create policy "clients never touch provider circuits"
   on private.provider_circuits as restrictive for all to anon, authenticated
   using (false) with check (false);
+
+alter table private.erasure_subjects enable row level security;
+drop policy if exists "clients never touch erasure subjects" on private.erasure_subjects;
+create policy "clients never touch erasure subjects"
+  on private.erasure_subjects as restrictive for all to anon, authenticated
+  using (false) with check (false);

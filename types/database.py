@@ -610,40 +610,49 @@ class PublicNotificationsUpdate(TypedDict):
     user_id: NotRequired[Annotated[uuid.UUID, Field(alias="user_id")]]
 
 class PublicPrivacyRequests(BaseModel):
+    attempts: int = Field(alias="attempts")
     completed_at: Optional[datetime.datetime] = Field(alias="completed_at")
     created_at: datetime.datetime = Field(alias="created_at")
+    dispatched_at: Optional[datetime.datetime] = Field(alias="dispatched_at")
     error: Optional[str] = Field(alias="error")
     expires_at: Optional[datetime.datetime] = Field(alias="expires_at")
     id: uuid.UUID = Field(alias="id")
     kind: PublicPrivacyRequestKind = Field(alias="kind")
     requested_at: datetime.datetime = Field(alias="requested_at")
     result_location: Optional[str] = Field(alias="result_location")
+    started_at: Optional[datetime.datetime] = Field(alias="started_at")
     status: PublicPrivacyRequestStatus = Field(alias="status")
     updated_at: datetime.datetime = Field(alias="updated_at")
     user_id: Optional[uuid.UUID] = Field(alias="user_id")
 
 class PublicPrivacyRequestsInsert(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
     completed_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="completed_at")]]
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
     error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
     expires_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="expires_at")]]
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
     kind: Annotated[PublicPrivacyRequestKind, Field(alias="kind")]
     requested_at: NotRequired[Annotated[datetime.datetime, Field(alias="requested_at")]]
     result_location: NotRequired[Annotated[Optional[str], Field(alias="result_location")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
     status: NotRequired[Annotated[PublicPrivacyRequestStatus, Field(alias="status")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
     user_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="user_id")]]
 
 class PublicPrivacyRequestsUpdate(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
     completed_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="completed_at")]]
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
     error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
     expires_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="expires_at")]]
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
     kind: NotRequired[Annotated[PublicPrivacyRequestKind, Field(alias="kind")]]
     requested_at: NotRequired[Annotated[datetime.datetime, Field(alias="requested_at")]]
     result_location: NotRequired[Annotated[Optional[str], Field(alias="result_location")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
     status: NotRequired[Annotated[PublicPrivacyRequestStatus, Field(alias="status")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
     user_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="user_id")]]

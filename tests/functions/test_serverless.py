@@ -135,10 +135,10 @@ def test_settings_come_from_ssm(config: dict[str, Any]) -> None:
     assert "SUPABASE_SERVICE_ROLE_KEY" not in environment  # only where a function needs it
     for name, function in config["functions"].items():
         has_key = "SUPABASE_SERVICE_ROLE_KEY" in function.get("environment", {})
-        assert has_key == name.startswith(("files", "documents", "assistant")), name
+        assert has_key == name.startswith(("files", "documents", "assistant", "privacy")), name
 
 
-@pytest.mark.parametrize("package", ["files", "documents", "assistant"])
+@pytest.mark.parametrize("package", ["files", "documents", "assistant", "privacy"])
 def test_every_function_gets_the_settings_it_requires(
     config: dict[str, Any], functions_env: dict[str, str], package: str
 ) -> None:
@@ -150,7 +150,17 @@ def test_every_function_gets_the_settings_it_requires(
             assert {r.upper() for r in required} <= given, name
 
 
-@pytest.mark.parametrize("package", ["files", "documents"])
+def test_privacy_exports_expire_after_7_days(config: dict[str, Any]) -> None:
+    from privacy.settings import PrivacySettings
+
+    bucket = config["resources"]["Resources"]["PrivacyExportsBucket"]["Properties"]
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert (rule["Status"], rule["Prefix"], rule["ExpirationInDays"]) == ("Enabled", "exports/", 7)
+    assert PrivacySettings.model_fields["privacy_export_ttl_days"].default == 7
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+
+
+@pytest.mark.parametrize("package", ["files", "documents", "privacy"])
 def test_event_handlers_do_not_build_the_http_app(
     functions_env: dict[str, str], package: str
 ) -> None:

@@ -293,8 +293,14 @@ def test_rpcs_called_by_outsiders_are_refused(world: World) -> None:
         "get_or_create_direct_conversation": {"other_user_id": world.uid("owner")},
         "restore_deleted": {"target_table": "tasks", "target_id": world.task(world.project_p)},
         "purge_soft_deleted": {},
-        "export_user_data": {"user_id": world.uid("owner")},
+        "privacy_export_page": {
+            "user_id": world.uid("owner"),
+            "table_schema": "public",
+            "table_name": "profiles",
+        },
         "erase_user": {"user_id": world.uid("owner")},
+        "erase_person": {"user_id": world.uid("owner"), "email": "owner@example.test"},
+        "delete_auth_user": {"user_id": world.uid("owner")},
         "get_integration_credentials": {"integration_id": world.integration(world.uid("owner"))},
         "list_audit_logs": {},
         "invite_project_member": {
