@@ -411,14 +411,14 @@ isOneToOne: false
                   ]
                 },"privacy_requests": {
                   Row: {
-                    "completed_at": string | null,"created_at": string,"error": string | null,"expires_at": string | null,"id": string,"kind": Database["public"]['Enums']["privacy_request_kind"],"requested_at": string,"result_location": string | null,"status": Database["public"]['Enums']["privacy_request_status"],"updated_at": string,"user_id": string | null
+                    "attempts": number,"completed_at": string | null,"created_at": string,"dispatched_at": string | null,"error": string | null,"expires_at": string | null,"id": string,"kind": Database["public"]['Enums']["privacy_request_kind"],"requested_at": string,"result_location": string | null,"started_at": string | null,"status": Database["public"]['Enums']["privacy_request_status"],"updated_at": string,"user_id": string | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "completed_at"?: string | null,"created_at"?: string,"error"?: string | null,"expires_at"?: string | null,"id"?: string,"kind": Database["public"]['Enums']["privacy_request_kind"],"requested_at"?: string,"result_location"?: string | null,"status"?: Database["public"]['Enums']["privacy_request_status"],"updated_at"?: string,"user_id"?: string | null
+                    "attempts"?: number,"completed_at"?: string | null,"created_at"?: string,"dispatched_at"?: string | null,"error"?: string | null,"expires_at"?: string | null,"id"?: string,"kind": Database["public"]['Enums']["privacy_request_kind"],"requested_at"?: string,"result_location"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["privacy_request_status"],"updated_at"?: string,"user_id"?: string | null
                   }
                   Update: {
-                    "completed_at"?: string | null,"created_at"?: string,"error"?: string | null,"expires_at"?: string | null,"id"?: string,"kind"?: Database["public"]['Enums']["privacy_request_kind"],"requested_at"?: string,"result_location"?: string | null,"status"?: Database["public"]['Enums']["privacy_request_status"],"updated_at"?: string,"user_id"?: string | null
+                    "attempts"?: number,"completed_at"?: string | null,"created_at"?: string,"dispatched_at"?: string | null,"error"?: string | null,"expires_at"?: string | null,"id"?: string,"kind"?: Database["public"]['Enums']["privacy_request_kind"],"requested_at"?: string,"result_location"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["privacy_request_status"],"updated_at"?: string,"user_id"?: string | null
                   }
                   Relationships: [
                     {
@@ -600,6 +600,11 @@ isOneToOne: true
         isOneToOne: true
         isSetofReturn: false
       } },
+"begin_erasure":
+{ Args: { "request_id": string }; Returns: {
+              "email": string,"user_id": string
+            }[]
+                           },
 "consume_rate_limit":
 { Args: { "p_key": string,"p_limit": number,"p_user_id": string,"p_window_seconds": number }; Returns: {
               "allowed": boolean,"hits": number,"retry_after": number
@@ -632,14 +637,25 @@ isOneToOne: true
         isOneToOne: true
         isSetofReturn: false
       } },
+"delete_archived_audit_logs":
+{ Args: { "older_than": string,"through_id": number }; Returns: number
+                           },
+"delete_auth_user":
+{ Args: { "user_id": string }; Returns: boolean
+                           },
+"erase_person":
+{ Args: { "email": string,"user_id": string }; Returns: {
+              "bucket": string,"object_key": string
+            }[]
+                           },
 "erase_user":
 { Args: { "user_id": string }; Returns: undefined
                            },
 "expire_project_invitations":
 { Args: Record<PropertyKey, never>; Returns: number
                            },
-"export_user_data":
-{ Args: { "user_id": string }; Returns: Json
+"finish_erasure":
+{ Args: { "request_id": string }; Returns: number
                            },
 "get_integration_credentials":
 { Args: { "integration_id": string }; Returns: {
@@ -693,6 +709,14 @@ isOneToOne: true
         isOneToOne: false
         isSetofReturn: true
       } },
+"privacy_export_page":
+{ Args: { "after_key"?: Json,"page_size"?: number,"table_name": string,"table_schema": string,"user_id": string }; Returns: Json
+                           },
+"privacy_export_tables":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "exported_columns": (string)[],"key_columns": (string)[],"person_columns": (string)[],"table_name": string,"table_schema": string
+            }[]
+                           },
 "project_activity_by_week":
 { Args: { "project_id": string,"weeks"?: number }; Returns: {
               "category": string,"events": number,"source": Database["public"]['Enums']["activity_source"],"week_start": string
