@@ -266,19 +266,24 @@ def dispatch(
     )
     for row in waiting:
         job_id = str(row[k.id_column])
+        # Stamp before sending: a worker may claim the job the moment it is sent, and a
+        # stamp written after that would miss (the row is no longer queued). The stamp is
+        # also the claim of this dispatcher run, so two overlapping runs send it once. If
+        # the send fails, the stamp ages and the next run after redispatch_after_s retries.
+        if not _update(
+            rest,
+            k,
+            job_id,
+            {k.status_column: f"eq.{k.queued}"},
+            {k.dispatched_at_column: _iso(now)},
+        ):
+            continue
         try:
             send(settings, k, job_id)
         except Exception as exc:
             result.errors += 1
             log.exception("dispatch send", exc, job_id=job_id, kind=k.name)
             continue
-        _update(
-            rest,
-            k,
-            job_id,
-            {k.status_column: f"eq.{k.queued}"},
-            {k.dispatched_at_column: _iso(now)},
-        )
         result.sent.append(job_id)
     return result
 
