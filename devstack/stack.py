@@ -6,7 +6,16 @@ import contextlib
 import shutil
 import sys
 
-from devstack import aws_resources, gateway_proc, moto, postgres, postgrest, supabase_cli, users
+from devstack import (
+    aws_resources,
+    fakes_proc,
+    gateway_proc,
+    moto,
+    postgres,
+    postgrest,
+    supabase_cli,
+    users,
+)
 from devstack.config import Config, format_env, read_env_file
 from devstack.procs import StackError, alive, file_lock
 
@@ -75,6 +84,7 @@ def _up(cfg: Config) -> None:
         _say("postgrest: configuration changed, restarting")
         postgrest.stop(cfg)
     postgrest.start(cfg)
+    fakes_proc.start(cfg)
     moto.wait_ready(cfg)
     env = cfg.env()
     env.update(aws_resources.ensure_resources(env))
@@ -97,6 +107,7 @@ def down(cfg: Config) -> None:
 def _down(cfg: Config) -> None:
     pids = part_states(cfg)
     gateway_proc.stop(cfg)
+    fakes_proc.stop(cfg)
     postgrest.stop(cfg)
     moto.stop(cfg)
     postgres.stop(cfg)
@@ -114,6 +125,7 @@ def part_states(cfg: Config) -> dict[str, int | None]:
         "postgrest": postgrest.running_pid(cfg),
         "moto": moto.running_pid(cfg),
         "gateway": gateway_proc.running_pid(cfg),
+        "fakes": fakes_proc.running_pid(cfg),
     }
 
 
