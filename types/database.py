@@ -281,6 +281,7 @@ class PublicDashboardsUpdate(TypedDict):
 class PublicDocumentJobs(BaseModel):
     attempts: int = Field(alias="attempts")
     created_at: datetime.datetime = Field(alias="created_at")
+    dispatched_at: Optional[datetime.datetime] = Field(alias="dispatched_at")
     document_id: Optional[uuid.UUID] = Field(alias="document_id")
     document_type: PublicDocumentType = Field(alias="document_type")
     error: Optional[str] = Field(alias="error")
@@ -288,14 +289,17 @@ class PublicDocumentJobs(BaseModel):
     id: uuid.UUID = Field(alias="id")
     instructions: Optional[str] = Field(alias="instructions")
     project_id: uuid.UUID = Field(alias="project_id")
+    providers: JsonValue = Field(alias="providers")
     requested_by: Optional[uuid.UUID] = Field(alias="requested_by")
     started_at: Optional[datetime.datetime] = Field(alias="started_at")
     status: PublicJobStatus = Field(alias="status")
     updated_at: datetime.datetime = Field(alias="updated_at")
+    version: Optional[int] = Field(alias="version")
 
 class PublicDocumentJobsInsert(TypedDict):
     attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
     document_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="document_id")]]
     document_type: Annotated[PublicDocumentType, Field(alias="document_type")]
     error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
@@ -303,14 +307,17 @@ class PublicDocumentJobsInsert(TypedDict):
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
     instructions: NotRequired[Annotated[Optional[str], Field(alias="instructions")]]
     project_id: Annotated[uuid.UUID, Field(alias="project_id")]
+    providers: NotRequired[Annotated[JsonValue, Field(alias="providers")]]
     requested_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="requested_by")]]
     started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
     status: NotRequired[Annotated[PublicJobStatus, Field(alias="status")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    version: NotRequired[Annotated[Optional[int], Field(alias="version")]]
 
 class PublicDocumentJobsUpdate(TypedDict):
     attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
     document_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="document_id")]]
     document_type: NotRequired[Annotated[PublicDocumentType, Field(alias="document_type")]]
     error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
@@ -318,10 +325,12 @@ class PublicDocumentJobsUpdate(TypedDict):
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
     instructions: NotRequired[Annotated[Optional[str], Field(alias="instructions")]]
     project_id: NotRequired[Annotated[uuid.UUID, Field(alias="project_id")]]
+    providers: NotRequired[Annotated[JsonValue, Field(alias="providers")]]
     requested_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="requested_by")]]
     started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
     status: NotRequired[Annotated[PublicJobStatus, Field(alias="status")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    version: NotRequired[Annotated[Optional[int], Field(alias="version")]]
 
 class PublicDocumentVersions(BaseModel):
     author_id: Optional[uuid.UUID] = Field(alias="author_id")

@@ -177,14 +177,14 @@ isOneToOne: false
                   ]
                 },"document_jobs": {
                   Row: {
-                    "attempts": number,"created_at": string,"document_id": string | null,"document_type": Database["public"]['Enums']["document_type"],"error": string | null,"finished_at": string | null,"id": string,"instructions": string | null,"project_id": string,"requested_by": string | null,"started_at": string | null,"status": Database["public"]['Enums']["job_status"],"updated_at": string
+                    "attempts": number,"created_at": string,"dispatched_at": string | null,"document_id": string | null,"document_type": Database["public"]['Enums']["document_type"],"error": string | null,"finished_at": string | null,"id": string,"instructions": string | null,"project_id": string,"providers": NonNullable<Json>,"requested_by": string | null,"started_at": string | null,"status": Database["public"]['Enums']["job_status"],"updated_at": string,"version": number | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "attempts"?: number,"created_at"?: string,"document_id"?: string | null,"document_type": Database["public"]['Enums']["document_type"],"error"?: string | null,"finished_at"?: string | null,"id"?: string,"instructions"?: string | null,"project_id": string,"requested_by"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string
+                    "attempts"?: number,"created_at"?: string,"dispatched_at"?: string | null,"document_id"?: string | null,"document_type": Database["public"]['Enums']["document_type"],"error"?: string | null,"finished_at"?: string | null,"id"?: string,"instructions"?: string | null,"project_id": string,"providers"?: NonNullable<Json>,"requested_by"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string,"version"?: number | null
                   }
                   Update: {
-                    "attempts"?: number,"created_at"?: string,"document_id"?: string | null,"document_type"?: Database["public"]['Enums']["document_type"],"error"?: string | null,"finished_at"?: string | null,"id"?: string,"instructions"?: string | null,"project_id"?: string,"requested_by"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string
+                    "attempts"?: number,"created_at"?: string,"dispatched_at"?: string | null,"document_id"?: string | null,"document_type"?: Database["public"]['Enums']["document_type"],"error"?: string | null,"finished_at"?: string | null,"id"?: string,"instructions"?: string | null,"project_id"?: string,"providers"?: NonNullable<Json>,"requested_by"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string,"version"?: number | null
                   }
                   Relationships: [
                     {
