@@ -76,6 +76,14 @@ QUEUES: tuple[QueueSpec, ...] = (
         handler="files.events.cleanup_objects",
         kind="sqs",
     ),
+    QueueSpec(
+        name="collab-integrations-sync-local",
+        env_name="INTEGRATIONS_SYNC_QUEUE_URL",
+        handler="integrations.events.process_syncs",
+        kind="sqs",
+        batch_size=5,
+        max_receive_count=5,  # integrations.jobs.SYNCS.max_attempts
+    ),
 )
 
 # S3 notifications of the files bucket (serverless.yml: the s3 event of filesObjectCreated).
@@ -84,6 +92,8 @@ S3_NOTIFICATION_PREFIX = "files/"
 # Scheduled handlers (serverless.yml: schedule events), by the name `make invoke FN=` takes.
 SCHEDULES: dict[str, str] = {
     "files-expire-pending-uploads": "files.events.expire_pending_uploads",
+    "integrations-dispatch-syncs": "integrations.events.dispatch_syncs",
+    "integrations-schedule-syncs": "integrations.events.schedule_syncs",
 }
 
 

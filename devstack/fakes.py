@@ -232,7 +232,11 @@ def _add_items(
                 "node_id": f"C_{sha[:12]}",
                 "html_url": f"https://github.com/{full}/commit/{sha}",
                 "commit": {
-                    "author": {"name": account.name, "email": "dev@example.test", "date": _iso(when)},
+                    "author": {
+                        "name": account.name,
+                        "email": "dev@example.test",
+                        "date": _iso(when),
+                    },
                     "committer": {"name": account.name, "date": _iso(when)},
                     "message": f"change {len(repo['commits']) + 1}\n\nbody",
                 },
@@ -242,13 +246,14 @@ def _add_items(
     for kind in ("pulls", "issues"):
         for _ in range(int(spec.get(kind, 0))):
             number = len(repo["pulls"]) + len(repo["issues"]) + 1
+            path = "pull" if kind == "pulls" else "issues"
             when = base + timedelta(seconds=number)
             item = {
                 "id": provider.next_id(),
                 "number": number,
                 "title": f"{'PR' if kind == 'pulls' else 'Issue'} {number}",
                 "state": "open",
-                "html_url": f"https://github.com/{full}/{'pull' if kind == 'pulls' else 'issues'}/{number}",
+                "html_url": f"https://github.com/{full}/{path}/{number}",
                 "user": {"login": account.login, "id": account.id},
                 "created_at": _iso(when),
                 "updated_at": _iso(when),
@@ -467,7 +472,11 @@ def github_app(provider: Provider) -> Starlette:
                 return 404, "Not Found", {}
             return (
                 200,
-                {k: v for k, v in repo.items() if k not in ("commits", "pulls", "issues", "releases")}
+                {
+                    k: v
+                    for k, v in repo.items()
+                    if k not in ("commits", "pulls", "issues", "releases")
+                }
                 | {"owner": {"login": account.login, "id": account.id}},
                 {},
             )
@@ -640,7 +649,10 @@ def google_app(provider: Provider) -> Starlette:
             grant = provider.refresh.get(form.get("refresh_token", ""))
             if grant is None:
                 return JSONResponse(
-                    {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "Token has been expired or revoked.",
+                    },
                     status_code=400,
                 )
             grant.account.count("refreshes")
@@ -772,7 +784,9 @@ def google_app(provider: Provider) -> Starlette:
                 return _google_error(404, "Not Found", "NOT_FOUND")
             mime = q.get("mimeType", "")
             if mime not in ("text/markdown", "text/plain"):
-                return _google_error(400, "The requested conversion is not supported.", "INVALID_ARGUMENT")
+                return _google_error(
+                    400, "The requested conversion is not supported.", "INVALID_ARGUMENT"
+                )
             text = doc["content"]
             if mime == "text/plain":
                 text = text.replace("#", "").replace("*", "")
@@ -793,7 +807,9 @@ def google_app(provider: Provider) -> Starlette:
                 "modifiedTime": _iso(datetime.now(UTC)),
                 "version": (old["version"] + 1) if old else 1,
             }
-        return JSONResponse({"login": account.login, "id": account.id, "docs": sorted(account.docs)})
+        return JSONResponse(
+            {"login": account.login, "id": account.id, "docs": sorted(account.docs)}
+        )
 
     return Starlette(
         routes=[

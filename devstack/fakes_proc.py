@@ -48,7 +48,10 @@ def start(cfg: Config) -> None:
     if pid is not None:
         print("fakes: code changed since they started, restarting", file=sys.stderr)
         stop(cfg)
-    for port, var in ((cfg.fake_github_port, "FAKE_GITHUB_PORT"), (cfg.fake_google_port, "FAKE_GOOGLE_PORT")):
+    for port, var in (
+        (cfg.fake_github_port, "FAKE_GITHUB_PORT"),
+        (cfg.fake_google_port, "FAKE_GOOGLE_PORT"),
+    ):
         if procs.port_open(port):
             raise procs.StackError(f"fakes: port {port} is already in use (set {var})")
     env = dict(os.environ)
@@ -56,7 +59,11 @@ def start(cfg: Config) -> None:
     env["FAKE_GITHUB_PORT"] = str(cfg.fake_github_port)
     env["FAKE_GOOGLE_PORT"] = str(cfg.fake_google_port)
     pid = procs.spawn(
-        NAME, [sys.executable, "-m", MARKER], pids_dir=cfg.pids, log_file=log_file(cfg), env=env,
+        NAME,
+        [sys.executable, "-m", MARKER],
+        pids_dir=cfg.pids,
+        log_file=log_file(cfg),
+        env=env,
         cwd=cfg.root,
     )
     procs.wait_until(lambda: ready(cfg), part="fakes", log_file=log_file(cfg), timeout=30, pid=pid)

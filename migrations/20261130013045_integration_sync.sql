@@ -298,7 +298,9 @@ begin
     raise exception 'document % is not in this project', document_id using errcode = '22023';
   end if;
   insert into public.integration_links as l (integration_id, project_id, kind, external_id, name, url, document_id, created_by)
-  values (integration_id, target, kind, external_id, name, url, document_id, (select auth.uid()))
+  values (link_integration_item.integration_id, target, link_integration_item.kind,
+          link_integration_item.external_id, link_integration_item.name, link_integration_item.url,
+          link_integration_item.document_id, (select auth.uid()))
   on conflict on constraint integration_links_one_per_item do update
      set name = excluded.name, url = excluded.url,
          document_id = coalesce(excluded.document_id, l.document_id)
@@ -348,8 +350,8 @@ begin
     return job;
   end if;
   insert into public.integration_syncs (integration_id, project_id, requested_by, reason)
-  values (integration_id, target, (select auth.uid()), 'manual')
-  on conflict (integration_id) where status in ('queued', 'running') do nothing
+  values (queue_integration_sync.integration_id, target, (select auth.uid()), 'manual')
+  on conflict do nothing
   returning * into job;
   if job.id is null then
     select * into job from public.integration_syncs s
@@ -399,3 +401,10 @@ create policy "clients never touch webhook deliveries"
   using (false) with check (false);
 
 revoke truncate, references, trigger on all tables in schema public from anon, authenticated;
+
+-- the worker's columns of the sync jobs are the service role's (PIPELINE.md)
+create trigger integration_syncs_guard_worker_columns
+  before insert or update on public.integration_syncs
+  for each row execute function private.guard_job_columns(
+    'status=queued', 'attempts=0', 'dispatched_at', 'started_at', 'finished_at', 'error',
+    'events_written=0', 'provider_requests=0');

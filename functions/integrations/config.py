@@ -49,7 +49,9 @@ class IntegrationsSettings(Settings):
     @property
     def redirect_allowlist(self) -> tuple[str, ...]:
         return tuple(
-            o.strip().rstrip("/") for o in self.integrations_redirect_allowlist.split(",") if o.strip()
+            o.strip().rstrip("/")
+            for o in self.integrations_redirect_allowlist.split(",")
+            if o.strip()
         )
 
 

@@ -39,7 +39,9 @@ def _kms(settings: Settings):  # type: ignore[no-untyped-def]
     return aws._client("kms", settings)
 
 
-def seal(settings: Settings, key_alias: str, context: str, secrets: dict[str, str | None]) -> Sealed:
+def seal(
+    settings: Settings, key_alias: str, context: str, secrets: dict[str, str | None]
+) -> Sealed:
     """Encrypt ``secrets`` (name -> plaintext or None) under one new data key."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 

@@ -143,7 +143,10 @@ def call(
         retry_after = _retry_after(response)
         if status == 429 or (status == 403 and retry_after is not None):
             last = ProviderError(
-                "rate_limited", "the provider is rate limiting", status=status, retry_after=retry_after
+                "rate_limited",
+                "the provider is rate limiting",
+                status=status,
+                retry_after=retry_after,
             )
             wait = retry_after if retry_after is not None else 1.0
             if wait > settings.provider_max_inline_wait_seconds or attempt == INLINE_RETRIES:
@@ -153,7 +156,10 @@ def call(
             continue
         if status >= 500:
             last = ProviderError(
-                "unavailable", f"the provider answered {status}", status=status, retry_after=retry_after
+                "unavailable",
+                f"the provider answered {status}",
+                status=status,
+                retry_after=retry_after,
             )
             _backoff(attempt, meter)
             continue
@@ -230,7 +236,10 @@ class GitHub:
         form = {"client_id": self.s.github_client_id or "", "client_secret": self._secret(), **form}
         # GitHub answers OAuth errors with 200 and an "error" field; 4xx here is unexpected
         response = call(
-            self.s, "POST", f"{self.s.github_web_url.rstrip('/')}/login/oauth/access_token", data=form,
+            self.s,
+            "POST",
+            f"{self.s.github_web_url.rstrip('/')}/login/oauth/access_token",
+            data=form,
             ok_statuses=(400,),
         )
         body = _oauth_answer(response)
@@ -252,16 +261,26 @@ class GitHub:
         return f"{self.s.github_api_url.rstrip('/')}/{path.lstrip('/')}"
 
     def whoami(self, token: str) -> tuple[str, str, list[str] | None]:
-        response = call(self.s, "GET", self.api("/user"), token=token,
-                        headers={"Accept": "application/vnd.github+json"})
+        response = call(
+            self.s,
+            "GET",
+            self.api("/user"),
+            token=token,
+            headers={"Accept": "application/vnd.github+json"},
+        )
         body = response.json()
         header = response.headers.get("x-oauth-scopes")
         scopes = [s.strip() for s in header.split(",") if s.strip()] if header is not None else None
         return str(body["id"]), str(body["login"]), scopes
 
-    def remote_items(self, token: str, page: int, per_page: int) -> tuple[list[dict[str, Any]], bool]:
+    def remote_items(
+        self, token: str, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], bool]:
         response = call(
-            self.s, "GET", self.api("/user/repos"), token=token,
+            self.s,
+            "GET",
+            self.api("/user/repos"),
+            token=token,
             params={"per_page": per_page, "page": page, "sort": "full_name"},
             headers={"Accept": "application/vnd.github+json"},
         )
@@ -279,7 +298,8 @@ class GitHub:
 
     def revoke(self, token: str) -> None:
         call(
-            self.s, "DELETE",
+            self.s,
+            "DELETE",
             self.api(f"/applications/{self.s.github_client_id}/grant"),
             auth=(self.s.github_client_id or "", self._secret()),
             json={"access_token": token},
@@ -324,7 +344,10 @@ class Google:
     def _token(self, form: dict[str, str]) -> TokenSet:
         form = {"client_id": self.s.google_client_id or "", "client_secret": self._secret(), **form}
         response = call(
-            self.s, "POST", f"{self.s.google_oauth_url.rstrip('/')}/token", data=form,
+            self.s,
+            "POST",
+            f"{self.s.google_oauth_url.rstrip('/')}/token",
+            data=form,
             ok_statuses=(400,),
         )
         body = _oauth_answer(response)
@@ -384,20 +407,32 @@ class Google:
 
     def metadata(self, token: str, file_id: str, meter: Meter | None = None) -> dict[str, Any]:
         return call(
-            self.s, "GET", self.api(f"/drive/v3/files/{file_id}"), token=token, meter=meter,
+            self.s,
+            "GET",
+            self.api(f"/drive/v3/files/{file_id}"),
+            token=token,
+            meter=meter,
             params={"fields": "id,name,mimeType,modifiedTime,version,webViewLink"},
         ).json()
 
     def export(self, token: str, file_id: str, meter: Meter | None = None) -> str:
         response = call(
-            self.s, "GET", self.api(f"/drive/v3/files/{file_id}/export"), token=token, meter=meter,
-            params={"mimeType": "text/markdown"}, headers={"Accept": "text/markdown, */*"},
+            self.s,
+            "GET",
+            self.api(f"/drive/v3/files/{file_id}/export"),
+            token=token,
+            meter=meter,
+            params={"mimeType": "text/markdown"},
+            headers={"Accept": "text/markdown, */*"},
         )
         return response.text
 
     def revoke(self, token: str) -> None:
         call(
-            self.s, "POST", f"{self.s.google_oauth_url.rstrip('/')}/revoke", data={"token": token},
+            self.s,
+            "POST",
+            f"{self.s.google_oauth_url.rstrip('/')}/revoke",
+            data={"token": token},
             ok_statuses=(400,),
         )
 

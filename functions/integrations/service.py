@@ -132,14 +132,17 @@ def authorize(
     sealed = crypto.seal(
         settings, settings.integrations_kms_key_id, f"oauth_state:{state}", {"verifier": verifier}
     )
-    as_service(settings).rpc(
-        "save_oauth_state",
-        {
+    as_service(settings).request(
+        "POST",
+        "rpc/save_oauth_state",
+        json={
             "state": state,
             "user_id": caller.user_id,
             "provider": provider,
             "project_id": project_id,
-            "code_verifier_ciphertext": f"{sealed.data_key_ciphertext}.{sealed.ciphertexts['verifier']}",
+            "code_verifier_ciphertext": (
+                f"{sealed.data_key_ciphertext}.{sealed.ciphertexts['verifier']}"
+            ),
             "redirect_uri": redirect_to,
         },
     )
@@ -275,7 +278,7 @@ def _provider_call(settings: IntegrationsSettings, integration: dict, fn: Any) -
             if exc.kind != "unauthorized":
                 raise
             return fn(store.refresh(settings, integration))
-    except store.ReconnectNeeded:
+    except store.ReconnectNeededError:
         raise ApiError(
             409, "reconnect_required", store.RECONNECT_MESSAGES[integration["provider"]]
         ) from None
@@ -302,6 +305,8 @@ def remote_items(
     _usable(integration)
     client = for_provider(settings, integration["provider"])
     if isinstance(client, GitHub):
+        if page is not None and not (page.isdigit() and 1 <= int(page) <= 10_000):
+            raise ApiError(422, "validation_failed", "page: a page number")
         number = int(page or 1)
         items, more = _provider_call(
             settings, integration, lambda t: client.remote_items(t, number, per_page)
@@ -334,8 +339,15 @@ def link(
             integration,
             lambda t: _github_repo(client, t, body.external_id),
         )
-        link_row = _link_rpc(rest, integration_id, "repository", repo["full_name"],
-                             repo["full_name"], repo.get("html_url"), None)
+        link_row = _link_rpc(
+            rest,
+            integration_id,
+            "repository",
+            repo["full_name"],
+            repo["full_name"],
+            repo.get("html_url"),
+            None,
+        )
         sync = queue_sync(settings, caller, integration_id)
         return LinkResponse(link=LinkOut.model_validate(link_row), sync=sync)
     google = client
@@ -344,8 +356,15 @@ def link(
         integration,
         lambda t: (google.metadata(t, body.external_id), google.export(t, body.external_id)),
     )
-    link_row = _link_rpc(rest, integration_id, "document", meta["id"], meta.get("name"),
-                         meta.get("webViewLink"), str(body.document_id) if body.document_id else None)
+    link_row = _link_rpc(
+        rest,
+        integration_id,
+        "document",
+        meta["id"],
+        meta.get("name"),
+        meta.get("webViewLink"),
+        str(body.document_id) if body.document_id else None,
+    )
     document_id = link_row.get("document_id")
     if document_id is None:
         try:
@@ -361,8 +380,15 @@ def link(
             )["id"]
         except ApiError as exc:
             raise _rpc_error(exc) from None
-        link_row = _link_rpc(rest, integration_id, "document", meta["id"], meta.get("name"),
-                             meta.get("webViewLink"), document_id)
+        link_row = _link_rpc(
+            rest,
+            integration_id,
+            "document",
+            meta["id"],
+            meta.get("name"),
+            meta.get("webViewLink"),
+            document_id,
+        )
     version = import_version(
         rest, document_id, content, meta, summary_prefix="Imported from Google Docs"
     )
@@ -370,7 +396,10 @@ def link(
         "integration_links",
         {"id": f"eq.{link_row['id']}"},
         {
-            "sync_cursor": {"version": str(meta.get("version")), "modified": meta.get("modifiedTime")},
+            "sync_cursor": {
+                "version": str(meta.get("version")),
+                "modified": meta.get("modifiedTime"),
+            },
             "last_synced_at": "now()",
         },
     )
@@ -416,8 +445,13 @@ def _github_repo(client: GitHub, token: str, full_name: str) -> dict:
 
 
 def _link_rpc(
-    rest: Any, integration_id: str, kind: str, external_id: str, name: str | None,
-    url: str | None, document_id: str | None,
+    rest: Any,
+    integration_id: str,
+    kind: str,
+    external_id: str,
+    name: str | None,
+    url: str | None,
+    document_id: str | None,
 ) -> dict:
     try:
         return rest.rpc(
@@ -472,7 +506,9 @@ def revoke(settings: IntegrationsSettings, caller: Caller, integration_id: str) 
             except ProviderError as exc:
                 # the local grant goes anyway; the provider's stays until it expires
                 log.warning("provider revoke failed", kind=exc.kind, integration_id=integration_id)
-    as_service(settings).rpc("delete_integration_credentials", {"integration_id": integration_id})
+    as_service(settings).request(
+        "POST", "rpc/delete_integration_credentials", json={"integration_id": integration_id}
+    )
     as_caller(settings, caller.token).update(
         "integrations", {"id": f"eq.{integration_id}"}, {"status": "revoked"}
     )

@@ -4,6 +4,7 @@ fresh tokens (refresh before expiry), and the "reconnect" state with its notific
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ RECONNECT_MESSAGES = {
 }
 
 
-class ReconnectNeeded(Exception):
+class ReconnectNeededError(Exception):
     """The grant is gone (revoked, expired refresh token): the user has to connect again."""
 
 
@@ -36,9 +37,10 @@ def save_tokens(settings: IntegrationsSettings, integration_id: str, tokens: Tok
         _context(integration_id),
         {"access_token": tokens.access_token, "refresh_token": tokens.refresh_token},
     )
-    as_service(settings).rpc(
-        "save_integration_credentials",
-        {
+    as_service(settings).request(
+        "POST",
+        "rpc/save_integration_credentials",
+        json={
             "integration_id": integration_id,
             "access_token_ciphertext": sealed.ciphertexts["access_token"],
             "refresh_token_ciphertext": sealed.ciphertexts["refresh_token"],
@@ -50,7 +52,9 @@ def save_tokens(settings: IntegrationsSettings, integration_id: str, tokens: Tok
 
 
 def load_tokens(settings: IntegrationsSettings, integration_id: str) -> TokenSet | None:
-    rows = as_service(settings).rpc("get_integration_credentials", {"integration_id": integration_id})
+    rows = as_service(settings).rpc(
+        "get_integration_credentials", {"integration_id": integration_id}
+    )
     if not rows:
         return None
     row = rows[0]
@@ -81,7 +85,7 @@ def fresh_access_token(
     tokens = load_tokens(settings, integration_id)
     if tokens is None:
         mark_reconnect(settings, integration)
-        raise ReconnectNeeded("no credentials are stored")
+        raise ReconnectNeededError("no credentials are stored")
     if tokens.expires_at is None or tokens.expires_at - datetime.now(UTC) > REFRESH_BEFORE:
         return tokens.access_token
     return refresh(settings, integration, tokens, meter)
@@ -97,14 +101,14 @@ def refresh(
     tokens = tokens or load_tokens(settings, integration_id)
     if tokens is None or not tokens.refresh_token:
         mark_reconnect(settings, integration)
-        raise ReconnectNeeded("the token expired and there is no refresh token")
+        raise ReconnectNeededError("the token expired and there is no refresh token")
     client = for_provider(settings, integration["provider"])
     try:
         new = client.refresh(tokens.refresh_token)
     except ProviderError as exc:
         if exc.kind in ("oauth", "unauthorized"):
             mark_reconnect(settings, integration)
-            raise ReconnectNeeded(str(exc)) from exc
+            raise ReconnectNeededError(str(exc)) from exc
         raise
     if meter is not None:
         meter.requests += 1
@@ -153,9 +157,10 @@ def new_webhook_secret(settings: IntegrationsSettings, integration_id: str) -> s
         f"webhook:{integration_id}",
         {"secret": secret},
     )
-    as_service(settings).rpc(
-        "save_integration_webhook_secret",
-        {
+    as_service(settings).request(
+        "POST",
+        "rpc/save_integration_webhook_secret",
+        json={
             "integration_id": integration_id,
             "secret_ciphertext": sealed.ciphertexts["secret"],
             "data_key_ciphertext": sealed.data_key_ciphertext,
@@ -165,16 +170,30 @@ def new_webhook_secret(settings: IntegrationsSettings, integration_id: str) -> s
     return secret
 
 
+# (integration id, ciphertext) -> (plaintext, when): a rotated secret has a new ciphertext,
+# so the cache never answers an old secret; it saves a KMS Decrypt per delivery
+_SECRETS: dict[tuple[str, str], tuple[str, float]] = {}
+SECRET_CACHE_SECONDS = 300
+
+
 def webhook_secret(settings: IntegrationsSettings, integration_id: str) -> str | None:
     rows = as_service(settings).rpc(
         "get_integration_webhook_secret", {"integration_id": integration_id}
     )
     if not rows:
         return None
+    key = (integration_id, rows[0]["secret_ciphertext"])
+    cached = _SECRETS.get(key)
+    if cached is not None and time.monotonic() - cached[1] < SECRET_CACHE_SECONDS:
+        return cached[0]
     plain = crypto.open_sealed(
         settings,
         f"webhook:{integration_id}",
         rows[0]["data_key_ciphertext"],
         {"secret": rows[0]["secret_ciphertext"]},
     )
-    return plain["secret"]
+    secret = plain["secret"] or ""
+    if len(_SECRETS) > 1000:
+        _SECRETS.clear()
+    _SECRETS[key] = (secret, time.monotonic())
+    return secret
