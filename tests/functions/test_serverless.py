@@ -135,25 +135,29 @@ def test_settings_come_from_ssm(config: dict[str, Any]) -> None:
     assert "SUPABASE_SERVICE_ROLE_KEY" not in environment  # only where a function needs it
     for name, function in config["functions"].items():
         has_key = "SUPABASE_SERVICE_ROLE_KEY" in function.get("environment", {})
-        assert has_key == name.startswith("files"), name
+        assert has_key == name.startswith(("files", "integrations")), name
 
 
-def test_every_files_function_gets_the_settings_it_requires(config: dict[str, Any]) -> None:
-    from files import REQUIRED
+@pytest.mark.parametrize("package", ["files", "integrations"])
+def test_every_function_gets_the_settings_it_requires(config: dict[str, Any], package: str) -> None:
+    required = importlib.import_module(package).REQUIRED
 
     provider = set(config["provider"]["environment"])
     for name, function in config["functions"].items():
-        if name.startswith("files"):
+        if name.startswith(package):
             given = provider | set(function.get("environment", {}))
-            assert {r.upper() for r in REQUIRED} <= given, name
+            assert {r.upper() for r in required} <= given, name
 
 
-def test_event_handlers_do_not_build_the_http_app(functions_env: dict[str, str]) -> None:
+@pytest.mark.parametrize("package", ["files", "integrations"])
+def test_event_handlers_do_not_build_the_http_app(
+    functions_env: dict[str, str], package: str
+) -> None:
     import subprocess
     import sys
 
-    http = "{'files.app', 'mangum', 'starlette', 'core.http'}"
-    code = f"import sys, files.events; print(sorted({http} & {{*sys.modules}}))"
+    http = f"{{'{package}.app', 'mangum', 'starlette', 'core.http'}}"
+    code = f"import sys, {package}.events; print(sorted({http} & {{*sys.modules}}))"
     out = subprocess.run(  # functions_env is in os.environ
         [sys.executable, "-c", code],
         cwd=ROOT / "functions",
