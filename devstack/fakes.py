@@ -397,7 +397,8 @@ def github_app(provider: Provider) -> Starlette:
             if failure.status == 401:
                 return _gh_error(401, "Bad credentials")
             if failure.status in (403, 429):
-                headers["x-ratelimit-remaining"] = "0"
+                if failure.retry_after is None:  # primary limit: used up until the reset
+                    headers["x-ratelimit-remaining"] = "0"
                 return _gh_error(
                     failure.status,
                     "You have exceeded a secondary rate limit. Please wait a few minutes "

@@ -131,7 +131,9 @@ def call(
             _backoff(attempt, meter)
             continue
         remaining = response.headers.get("x-ratelimit-remaining")
-        if remaining is not None and remaining.isdigit():
+        if response.headers.get("retry-after"):
+            meter.rate_remaining = None  # Retry-After rules (secondary limits)
+        elif remaining is not None and remaining.isdigit():
             meter.rate_remaining = int(remaining)
             reset = response.headers.get("x-ratelimit-reset")
             meter.rate_reset = float(reset) if reset and reset.isdigit() else None

@@ -248,6 +248,8 @@ def _usable(integration: dict) -> None:
 def _rpc_error(exc: ApiError) -> ApiError:
     if exc.status == 403:
         return forbidden(exc.message)
+    if exc.status == 400 and exc.message.startswith("document "):
+        return ApiError(422, "validation_failed", f"document_id: {exc.message}")
     if exc.status == 400:
         return ApiError(409, "not_linked", exc.message)
     return exc

@@ -350,6 +350,6 @@ def test_revoke_google_docs_revokes_at_google(stack: Stack) -> None:
 
 
 def test_callback_redirect_goes_only_where_authorize_allowed(stack: Stack) -> None:
-    user, url = _started(stack)
+    _user, url = _started(stack)
     back = callback(approve(url, new_login()))
     assert urlsplit(back.headers["location"]).netloc == "localhost:3000"
