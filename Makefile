@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions types
+.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions bench-integrations types
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -44,6 +44,9 @@ bench: deps ## RLS cost at scale (seeds a separate `bench` database; BENCH_SCALE
 
 bench-functions: up package ## cold import per handler and upload-signing req/s (bench/README.md)
 	$(PY) bench/functions_bench.py
+
+bench-integrations: up ## sync of 10,000 GitHub events, webhook req/s, cold imports (bench/README.md)
+	$(PY) bench/integrations_bench.py $(BENCH_ARGS)
 
 types: deps ## TypeScript types and Python models of the exposed schema -> types/ (stack up)
 	@$(PY) -m tests.typegen

@@ -210,7 +210,7 @@ class Syncer:
         for resource in RESOURCES:
             before = dict(cursor.get(resource) or {})
             since = before.get("since")
-            params: dict[str, Any] = {"per_page": self.settings.sync_page_size}
+            params: dict[str, Any] | None = {"per_page": self.settings.sync_page_size}
             if resource in ("commits", "issues") and since:
                 params["since"] = since
             if resource in ("pulls", "issues"):
@@ -245,7 +245,7 @@ class Syncer:
                 if rows:
                     self.written += max(0, ingest(self.settings, integration_id, None, rows))
                 url = None if reached_cursor else next_link(response)
-                params = {}
+                params = None  # the next link carries the query (httpx would replace it)
                 headers.pop("If-None-Match", None)
             after = {"since": newest, "etag": first_etag or before.get("etag")}
             if after != before:

@@ -148,6 +148,19 @@ def test_linking_a_repository_syncs_its_history_into_the_activity_stream(
     assert all(c["etag"] for c in cursor.values())
 
 
+def test_sync_follows_link_headers_across_pages(stack: Stack, team: Team) -> None:
+    # 100 per page: commits take 3 pages, releases 2, pulls and issues 1 each
+    login, _integration_id, answer = linked_repo(
+        stack, team, {"app": {"commits": 250, "releases": 120}}
+    )
+    job = wait_job(stack, answer["sync"]["id"])
+    assert job["status"] == "succeeded", job
+    assert job["events_written"] == 370
+    assert job["provider_requests"] == 7
+    assert len(events_of(stack, team.project_id)) == 370
+    assert login
+
+
 def test_a_second_sync_is_incremental_and_idempotent(stack: Stack, team: Team) -> None:
     login, integration_id, answer = linked_repo(stack, team, {"app": {"commits": 3, "pulls": 1}})
     assert wait_job(stack, answer["sync"]["id"])["status"] == "succeeded"
