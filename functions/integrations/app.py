@@ -2,7 +2,9 @@
 secrets, revoke, and the providers' webhooks.
 
 Mounted at ``/functions/v1/integrations``. What a caller asks goes through PostgREST with
-their JWT (RLS and the definer RPCs decide); see ``integrations.service``.
+their JWT (RLS and the definer RPCs decide); see ``integrations.service``. The work modules
+(service, store, webhooks; with them the provider clients, KMS and AES-GCM) load on the
+first request that needs them, not on the cold import.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from core.auth import Caller, TokenVerifier
 from core.errors import ApiError, not_found
 from core.http import FunctionApp, authenticate, json_response, path_uuid, read_body
 from core.rest import as_service
-from integrations import FUNCTION, REQUIRED, config, service, store, webhooks
+from integrations import FUNCTION, REQUIRED, config
 from integrations.config import IntegrationsSettings
 from integrations.models import (
     WEBHOOK_PROVIDERS,
@@ -112,6 +114,8 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
         },
     )
     async def webhook(request: Request) -> Response:
+        from integrations import store, webhooks
+
         provider = request.path_params["provider"]
         if provider not in WEBHOOK_PROVIDERS:
             raise not_found(f"unknown webhook provider {provider!r}")
@@ -154,10 +158,8 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
             events = webhooks.github_rows(delivery, project_id)
         else:
             events = webhooks.other_rows(provider, delivery, project_id)
-        from integrations.sync import ingest
-
         written = await run_in_threadpool(
-            ingest, settings, str(integration_id), delivery.delivery_id[:200], events
+            store.ingest, settings, str(integration_id), delivery.delivery_id[:200], events
         )
         if written < 0:
             return json_response(WebhookAccepted(accepted=0, duplicate=True))
@@ -181,6 +183,8 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
         },
     )
     async def authorize(request: Request) -> Response:
+        from integrations import service
+
         caller = await limited(request, "authorize")
         provider = service.provider_name(request.path_params["provider"])
         project_id = _query_uuid(request, "project_id")
@@ -211,6 +215,8 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
         },
     )
     async def callback(request: Request) -> Response:
+        from integrations import service
+
         provider = service.provider_name(request.path_params["provider"])
         query = {k: v for k, v in request.query_params.items() if len(v) <= 2000}
         location = await run_in_threadpool(service.callback, settings, provider, query)
@@ -230,6 +236,8 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
         },
     )
     async def sync_now(request: Request) -> Response:
+        from integrations import service
+
         caller = await limited(request, "sync")
         integration_id = str(path_uuid(request, "id"))
         job = await run_in_threadpool(service.queue_sync, settings, caller, integration_id)
@@ -251,6 +259,8 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
         },
     )
     async def remote_items(request: Request) -> Response:
+        from integrations import service
+
         caller = await limited(request, "remote-items")
         integration_id = str(path_uuid(request, "id"))
         page = request.query_params.get("page")
@@ -282,6 +292,8 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
         },
     )
     async def create_link(request: Request) -> Response:
+        from integrations import service
+
         caller = await limited(request, "links")
         integration_id = str(path_uuid(request, "id"))
         body = await read_body(request, LinkRequest)
@@ -302,6 +314,8 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
         },
     )
     async def webhook_secret(request: Request) -> Response:
+        from integrations import service
+
         caller = await limited(request, "webhook-secret", 10)
         integration_id = str(path_uuid(request, "id"))
         result = await run_in_threadpool(
@@ -322,6 +336,8 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
         },
     )
     async def revoke(request: Request) -> Response:
+        from integrations import service
+
         caller = await limited(request, "revoke")
         integration_id = str(path_uuid(request, "id"))
         result = await run_in_threadpool(service.revoke, settings, caller, integration_id)

@@ -11,25 +11,33 @@ Never imports the HTTP app.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import log
 from core.batch import context_request_id
 from core.errors import ApiError
 from core.events import ScheduledEvent
-from core.jobs import Job, run_schedule, run_sqs_batch
 from core.rest import as_service
-from integrations import FUNCTION, REQUIRED, config, sync
-from integrations.jobs import SYNCS, send_sync
+from integrations import FUNCTION, REQUIRED, config
 
+if TYPE_CHECKING:  # pragma: no cover
+    from core.jobs import Job
+
+# The pipeline (core.jobs) and the sync (provider clients, KMS, AES-GCM) load on the first
+# event, not on the cold import.
 settings = config.load(*REQUIRED)
 
 
 def _sync(job: Job) -> dict[str, Any]:
+    from integrations import sync
+
     return sync.run(settings, job)
 
 
 def process_syncs(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from core.jobs import run_sqs_batch
+    from integrations.jobs import SYNCS
+
     return run_sqs_batch(
         event,
         context,
@@ -40,6 +48,9 @@ def process_syncs(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def dispatch_syncs(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from core.jobs import run_schedule
+    from integrations.jobs import SYNCS
+
     return run_schedule(
         event, context, [SYNCS], function=f"{FUNCTION}.dispatch_syncs", settings=settings
     )
@@ -47,6 +58,8 @@ def dispatch_syncs(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def queue_scheduled_syncs() -> int:
     """One sync job per linked GitHub / Google Docs integration without one waiting."""
+    from integrations.jobs import send_sync
+
     rest = as_service(settings)
     linked = rest.select("integration_links", {"select": "integration_id", "limit": "10000"})
     ids = sorted({str(r["integration_id"]) for r in linked})

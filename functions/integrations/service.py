@@ -18,7 +18,7 @@ from core import log
 from core.auth import Caller
 from core.errors import ApiError, forbidden, not_found
 from core.rest import as_caller, as_service
-from integrations import crypto, jobs, store
+from integrations import crypto, store
 from integrations.config import IntegrationsSettings
 from integrations.models import (
     OAUTH_PROVIDERS,
@@ -266,7 +266,9 @@ def queue_sync(settings: IntegrationsSettings, caller: Caller, integration_id: s
         )
     except ApiError as exc:
         raise _rpc_error(exc) from None
-    jobs.send_sync(settings, str(job["id"]))
+    from integrations.jobs import send_sync  # the pipeline loads when a sync is asked for
+
+    send_sync(settings, str(job["id"]))
     return SyncOut.model_validate(job)
 
 

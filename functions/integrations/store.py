@@ -197,3 +197,18 @@ def webhook_secret(settings: IntegrationsSettings, integration_id: str) -> str |
         _SECRETS.clear()
     _SECRETS[key] = (secret, time.monotonic())
     return secret
+
+
+# --- activity ------------------------------------------------------------------------------------
+def ingest(
+    settings: IntegrationsSettings,
+    integration_id: str,
+    delivery_id: str | None,
+    events: list[dict[str, Any]],
+) -> int:
+    return int(
+        as_service(settings).rpc(
+            "ingest_activity",
+            {"integration_id": integration_id, "delivery_id": delivery_id, "events": events},
+        )
+    )

@@ -28,6 +28,7 @@ from integrations import store
 from integrations.config import IntegrationsSettings
 from integrations.providers import GitHub, Google, Meter, ProviderError, call, next_link
 from integrations.service import INTEGRATION_COLUMNS, import_version
+from integrations.store import ingest
 
 RESOURCES = ("commits", "pulls", "issues", "releases")
 
@@ -150,20 +151,6 @@ def github_events(
             )
         )
     return rows, item.get("updated_at")
-
-
-def ingest(
-    settings: IntegrationsSettings,
-    integration_id: str,
-    delivery_id: str | None,
-    events: list[dict[str, Any]],
-) -> int:
-    return int(
-        as_service(settings).rpc(
-            "ingest_activity",
-            {"integration_id": integration_id, "delivery_id": delivery_id, "events": events},
-        )
-    )
 
 
 class Syncer:
