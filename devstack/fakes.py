@@ -369,7 +369,6 @@ def github_app(provider: Provider) -> Starlette:
                     }
                 )
             issued = provider.issue(record["account"], provider.client_id, record["scope"])
-            account = record["account"]
         account = provider.access[issued["access_token"]].account
         return JSONResponse(
             {

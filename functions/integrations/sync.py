@@ -318,6 +318,15 @@ def run(settings: IntegrationsSettings, job: Job) -> dict[str, Any]:
             retry_after=exc.retry_after,
         )
         raise RetryableJobError(message, fields=_stats(syncer)) from None
+    except Exception:
+        # a bug or a database outage: the job pipeline retries it; the integration must not
+        # stay "syncing"
+        rest.update(
+            "integrations",
+            {"id": f"eq.{integration['id']}", "status": "eq.syncing"},
+            {"status": "error" if job.is_last_attempt else "connected"},
+        )
+        raise
     rest.update(
         "integrations",
         {"id": f"eq.{integration['id']}"},

@@ -424,7 +424,13 @@ def test_google_doc_import_becomes_a_document_version_and_syncs_changes(
     stack: Stack, team: Team
 ) -> None:
     email = f"{new_login()}@example.test"
-    seed_google(stack, email, [{"id": "doc-1", "name": "Product spec", "content": "# v1"}])
+    # tokens that expire within the refresh margin: every use refreshes first
+    seed_google(
+        stack,
+        email,
+        [{"id": "doc-1", "name": "Product spec", "content": "# v1"}],
+        token_expires_in=60,
+    )
     owner = team.members["owner"]
     integration_id = connect(stack, owner, email, "google_docs", team.project_id)
     answer = link(stack, owner.token, integration_id, {"external_id": "doc-1"})
@@ -451,7 +457,8 @@ def test_google_doc_import_becomes_a_document_version_and_syncs_changes(
     assert latest["version"] == 2 and latest["content"] == "# v2"
     assert latest["generated_by"] == "google_docs"
     assert "Synced from Google Docs" in latest["change_summary"]
-    assert fake_state(google(stack), email)["counters"]["requests"] >= 4
+    counters = fake_state(google(stack), email)["counters"]
+    assert counters["requests"] >= 4 and counters["refreshes"] >= 1
 
 
 def test_google_import_into_a_document_of_another_project_is_refused(
@@ -478,3 +485,24 @@ def test_google_import_into_a_document_of_another_project_is_refused(
         stack.sql("select 1 from public.document_versions where document_id = %s", (doc["id"],))
         == []
     )
+
+
+def test_the_schedule_queues_a_sync_of_each_linked_integration(
+    stack: Stack, team: Team, functions_env: dict[str, str]
+) -> None:
+    from devstack.events import scheduled_event
+    from integrations import events
+
+    login, integration_id, answer = linked_repo(stack, team, {"app": {"commits": 1}})
+    assert wait_job(stack, answer["sync"]["id"])["status"] == "succeeded"
+    seed_github(stack, login, {"app": {"commits": 1}})
+    result = events.schedule_syncs(scheduled_event("integrations-schedule-syncs"), None)
+    assert result["queued"] >= 1
+    rows = stack.sql(
+        "select id from public.integration_syncs where integration_id = %s and reason = 'schedule'",
+        (integration_id,),
+    )
+    assert len(rows) == 1
+    job = wait_job(stack, str(rows[0]["id"]))
+    assert job["status"] == "succeeded" and job["events_written"] == 1, job
+    assert len(events_of(stack, team.project_id)) == 2
