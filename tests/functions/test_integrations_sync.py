@@ -506,3 +506,31 @@ def test_the_schedule_queues_a_sync_of_each_linked_integration(
     job = wait_job(stack, str(rows[0]["id"]))
     assert job["status"] == "succeeded" and job["events_written"] == 1, job
     assert len(events_of(stack, team.project_id)) == 2
+
+
+def test_a_used_up_primary_rate_limit_is_retried_through_the_queue(
+    stack: Stack, team: Team
+) -> None:
+    login, integration_id, answer = linked_repo(stack, team, {"app": {"commits": 1}})
+    assert wait_job(stack, answer["sync"]["id"])["status"] == "succeeded"
+    seed_github(stack, login, {"app": {"commits": 1}})
+    # 403 with X-RateLimit-Remaining: 0 and a reset at the next full hour, no Retry-After
+    fail_next(github(stack), login, status=403, count=1)
+    job = wait_job(stack, sync_now(stack, team.members["admin"], integration_id).json()["id"])
+    assert job["status"] == "succeeded" and job["attempts"] == 2, job
+    assert job["events_written"] == 1
+
+
+def test_a_token_the_provider_expired_early_is_refreshed_on_401(stack: Stack, team: Team) -> None:
+    login, integration_id, answer = linked_repo(stack, team, {"app": {"commits": 1}})
+    assert wait_job(stack, answer["sync"]["id"])["status"] == "succeeded"
+    import httpx
+
+    httpx.post(f"{github(stack)}/_fake/accounts/{login}/expire").raise_for_status()
+    seed_github(stack, login, {"app": {"commits": 1}})
+    job = wait_job(stack, sync_now(stack, team.members["admin"], integration_id).json()["id"])
+    assert job["status"] == "succeeded" and job["attempts"] == 1, job
+    assert job["events_written"] == 1
+    assert fake_state(github(stack), login)["counters"]["refreshes"] == 1
+    row = stack.sql("select status from public.integrations where id = %s", (integration_id,))
+    assert row[0]["status"] == "connected"
