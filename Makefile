@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions bench-stall bench-documents types backup restore
+.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions bench-stall bench-documents bench-integrations types backup restore
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -57,6 +57,8 @@ bench-functions: up package ## cold import per handler and upload-signing req/s 
 
 bench-documents: up package ## generation jobs/s end to end, request->version p50/p95, cold imports
 	$(PY) bench/documents_bench.py $(BENCH_ARGS)
+bench-integrations: up ## sync of 10,000 GitHub events, webhook req/s, cold imports (bench/README.md)
+	$(PY) bench/integrations_bench.py $(BENCH_ARGS)
 
 types: deps ## TypeScript types and Python models of the exposed schema -> types/ (stack up)
 	@$(PY) -m tests.typegen

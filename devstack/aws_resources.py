@@ -36,5 +36,22 @@ def ensure_resources(env: dict[str, str]) -> dict[str, str]:
             Bucket=env["PRIVACY_EXPORTS_BUCKET"],
             LifecycleConfiguration={"Rules": EXPORT_LIFECYCLE_RULES},
         )
+    ensure_kms_key(env)
     # Queues, dead-letter queues and the bucket's S3 -> SQS notification (devstack/events.py).
     return ensure_queues(env)
+
+
+def ensure_kms_key(env: dict[str, str]) -> None:
+    """The symmetric key whose data keys encrypt integration tokens, under its alias."""
+    from devstack.events import _client
+
+    alias = env.get("INTEGRATIONS_KMS_KEY_ID")
+    if not alias:
+        return
+    kms = _client("kms", env)
+    aliases = {a["AliasName"] for a in kms.list_aliases().get("Aliases", [])}
+    if alias not in aliases:
+        key_id = kms.create_key(Description="collab integrations tokens (local)")["KeyMetadata"][
+            "KeyId"
+        ]
+        kms.create_alias(AliasName=alias, TargetKeyId=key_id)

@@ -34,6 +34,13 @@ DEFAULT_SERVICE_ROLE_KEY = (
 )
 DB_PASSWORD = "postgres"  # local development default (superuser and authenticator)
 AUTHENTICATOR_PASSWORD = "postgres"  # set by devstack/bootstrap.sql
+# OAuth apps of the fake GitHub and fake Google (devstack/fakes.py). LOCAL DEVELOPMENT
+# DEFAULTS; production reads the real apps' ids and secrets from SSM (serverless.yml).
+LOCAL_GITHUB_CLIENT_ID = "Iv1.local0dev0github"
+LOCAL_GITHUB_CLIENT_SECRET = "local-github-client-secret"
+LOCAL_GOOGLE_CLIENT_ID = "local-dev.apps.googleusercontent.com"
+LOCAL_GOOGLE_CLIENT_SECRET = "local-google-client-secret"
+INTEGRATIONS_KMS_ALIAS = "alias/collab-integrations-local"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -52,6 +59,8 @@ class Config:
     db_port: int = field(default_factory=lambda: _env_int("DB_PORT", 54322))
     postgrest_port: int = field(default_factory=lambda: _env_int("POSTGREST_PORT", 54330))
     aws_port: int = field(default_factory=lambda: _env_int("AWS_PORT", 54340))
+    fake_github_port: int = field(default_factory=lambda: _env_int("FAKE_GITHUB_PORT", 54351))
+    fake_google_port: int = field(default_factory=lambda: _env_int("FAKE_GOOGLE_PORT", 54352))
     jwt_secret: str = field(
         default_factory=lambda: os.environ.get("JWT_SECRET") or DEFAULT_JWT_SECRET
     )
@@ -130,6 +139,14 @@ class Config:
     def aws_endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.aws_port}"
 
+    @property
+    def fake_github_url(self) -> str:
+        return f"http://127.0.0.1:{self.fake_github_port}"
+
+    @property
+    def fake_google_url(self) -> str:
+        return f"http://127.0.0.1:{self.fake_google_port}"
+
     def db_url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres:{DB_PASSWORD}@127.0.0.1:{self.db_port}/{dbname}"
 
@@ -165,6 +182,19 @@ class Config:
             "PRIVACY_EXPORTS_BUCKET": self.privacy_exports_bucket,
             "BACKUP_BUCKET": self.backups_bucket,
             "AUDIT_ARCHIVE_BUCKET": self.backups_bucket,
+            # integrations: the fake providers stand in for github.com / api.github.com and
+            # accounts.google.com / oauth2.googleapis.com / www.googleapis.com
+            "GITHUB_WEB_URL": self.fake_github_url,
+            "GITHUB_API_URL": self.fake_github_url,
+            "GITHUB_CLIENT_ID": LOCAL_GITHUB_CLIENT_ID,
+            "GITHUB_CLIENT_SECRET": LOCAL_GITHUB_CLIENT_SECRET,
+            "GOOGLE_ACCOUNTS_URL": self.fake_google_url,
+            "GOOGLE_OAUTH_URL": self.fake_google_url,
+            "GOOGLE_API_URL": self.fake_google_url,
+            "GOOGLE_CLIENT_ID": LOCAL_GOOGLE_CLIENT_ID,
+            "GOOGLE_CLIENT_SECRET": LOCAL_GOOGLE_CLIENT_SECRET,
+            "INTEGRATIONS_KMS_KEY_ID": INTEGRATIONS_KMS_ALIAS,
+            "INTEGRATIONS_REDIRECT_ALLOWLIST": "http://localhost:3000",
         }
 
     def current_env(self) -> dict[str, str]:

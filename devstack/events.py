@@ -94,6 +94,14 @@ QUEUES: tuple[QueueSpec, ...] = (
         visibility_timeout=30,
         max_receive_count=5,
     ),
+    QueueSpec(
+        name="collab-integrations-sync-local",
+        env_name="INTEGRATIONS_SYNC_QUEUE_URL",
+        handler="integrations.events.process_syncs",
+        kind="sqs",
+        batch_size=5,
+        max_receive_count=5,  # integrations.jobs.SYNCS.max_attempts
+    ),
 )
 
 # S3 notifications of the files bucket (serverless.yml: the s3 event of filesObjectCreated).
@@ -106,6 +114,8 @@ SCHEDULES: dict[str, str] = {
     "privacy-dispatch-requests": "privacy.events.dispatch_requests",
     "privacy-purge-soft-deleted": "privacy.events.purge_soft_deleted",
     "privacy-archive-audit-logs": "privacy.events.archive_audit_logs",
+    "integrations-dispatch-syncs": "integrations.events.dispatch_syncs",
+    "integrations-schedule-syncs": "integrations.events.schedule_syncs",
 }
 
 

@@ -9,6 +9,7 @@ import sys
 from devstack import (
     aws_resources,
     fake_llm,
+    fakes_proc,
     gateway_proc,
     moto,
     postgres,
@@ -82,6 +83,7 @@ def _stop_started(cfg: Config, before: dict[str, int | None]) -> None:
         "postgrest": postgrest.stop,
         "moto": moto.stop,
         "fake-llm": fake_llm.stop,
+        "fakes": fakes_proc.stop,
         "postgres": postgres.stop,
     }
     for name, pid in part_states(cfg).items():
@@ -109,6 +111,7 @@ def _up(cfg: Config) -> None:
         _say("postgrest: configuration changed, restarting")
         postgrest.stop(cfg)
     postgrest.start(cfg)
+    fakes_proc.start(cfg)
     moto.wait_ready(cfg)
     fake_llm.start(cfg)
     env = cfg.env()
@@ -134,6 +137,7 @@ def _down(cfg: Config) -> None:
     pids = part_states(cfg)
     gateway_proc.stop(cfg)
     fake_llm.stop(cfg)
+    fakes_proc.stop(cfg)
     postgrest.stop(cfg)
     moto.stop(cfg)
     postgres.stop(cfg)
@@ -152,6 +156,7 @@ def part_states(cfg: Config) -> dict[str, int | None]:
         "moto": moto.running_pid(cfg),
         "gateway": gateway_proc.running_pid(cfg),
         "fake-llm": fake_llm.running_pid(cfg),
+        "fakes": fakes_proc.running_pid(cfg),
     }
 
 

@@ -4,6 +4,8 @@
 -- Edit here, then `make policy-migration NAME=...` writes the migration.
 
 alter table public.integrations enable row level security;
+alter table public.integration_links enable row level security;
+alter table public.integration_syncs enable row level security;
 
 -- public.integrations -------------------------------------------------------
 drop policy if exists "people read their own integrations" on public.integrations;
@@ -35,3 +37,17 @@ drop policy if exists "people disconnect their own integrations" on public.integ
 create policy "people disconnect their own integrations"
   on public.integrations for delete to authenticated
   using ((select private.can_write()) and user_id = (select auth.uid()));
+
+-- public.integration_links ----------------------------------------------------
+-- written by the integrations function (rpc link_integration_item, the sync worker)
+drop policy if exists "members read their projects' integration links" on public.integration_links;
+create policy "members read their projects' integration links"
+  on public.integration_links for select to authenticated
+  using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));
+
+-- public.integration_syncs ----------------------------------------------------
+-- sync jobs: rpc queue_integration_sync (the owner), the schedule and the worker write them
+drop policy if exists "members read their projects' integration syncs" on public.integration_syncs;
+create policy "members read their projects' integration syncs"
+  on public.integration_syncs for select to authenticated
+  using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));

@@ -37,3 +37,15 @@ drop policy if exists "clients never touch erasure subjects" on private.erasure_
 create policy "clients never touch erasure subjects"
   on private.erasure_subjects as restrictive for all to anon, authenticated
   using (false) with check (false);
+
+alter table private.integration_webhook_secrets enable row level security;
+drop policy if exists "clients never touch webhook secrets" on private.integration_webhook_secrets;
+create policy "clients never touch webhook secrets"
+  on private.integration_webhook_secrets as restrictive for all to anon, authenticated
+  using (false) with check (false);
+
+alter table private.webhook_deliveries enable row level security;
+drop policy if exists "clients never touch webhook deliveries" on private.webhook_deliveries;
+create policy "clients never touch webhook deliveries"
+  on private.webhook_deliveries as restrictive for all to anon, authenticated
+  using (false) with check (false);

@@ -483,6 +483,102 @@ class PublicFilesUpdate(TypedDict):
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
     uploaded_by: NotRequired[Annotated[uuid.UUID, Field(alias="uploaded_by")]]
 
+class PublicIntegrationLinks(BaseModel):
+    created_at: datetime.datetime = Field(alias="created_at")
+    created_by: Optional[uuid.UUID] = Field(alias="created_by")
+    document_id: Optional[uuid.UUID] = Field(alias="document_id")
+    external_id: str = Field(alias="external_id")
+    id: uuid.UUID = Field(alias="id")
+    integration_id: uuid.UUID = Field(alias="integration_id")
+    kind: str = Field(alias="kind")
+    last_synced_at: Optional[datetime.datetime] = Field(alias="last_synced_at")
+    name: Optional[str] = Field(alias="name")
+    project_id: uuid.UUID = Field(alias="project_id")
+    sync_cursor: JsonValue = Field(alias="sync_cursor")
+    updated_at: datetime.datetime = Field(alias="updated_at")
+    url: Optional[str] = Field(alias="url")
+
+class PublicIntegrationLinksInsert(TypedDict):
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    created_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="created_by")]]
+    document_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="document_id")]]
+    external_id: Annotated[str, Field(alias="external_id")]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    integration_id: Annotated[uuid.UUID, Field(alias="integration_id")]
+    kind: Annotated[str, Field(alias="kind")]
+    last_synced_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="last_synced_at")]]
+    name: NotRequired[Annotated[Optional[str], Field(alias="name")]]
+    project_id: Annotated[uuid.UUID, Field(alias="project_id")]
+    sync_cursor: NotRequired[Annotated[JsonValue, Field(alias="sync_cursor")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    url: NotRequired[Annotated[Optional[str], Field(alias="url")]]
+
+class PublicIntegrationLinksUpdate(TypedDict):
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    created_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="created_by")]]
+    document_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="document_id")]]
+    external_id: NotRequired[Annotated[str, Field(alias="external_id")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    integration_id: NotRequired[Annotated[uuid.UUID, Field(alias="integration_id")]]
+    kind: NotRequired[Annotated[str, Field(alias="kind")]]
+    last_synced_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="last_synced_at")]]
+    name: NotRequired[Annotated[Optional[str], Field(alias="name")]]
+    project_id: NotRequired[Annotated[uuid.UUID, Field(alias="project_id")]]
+    sync_cursor: NotRequired[Annotated[JsonValue, Field(alias="sync_cursor")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    url: NotRequired[Annotated[Optional[str], Field(alias="url")]]
+
+class PublicIntegrationSyncs(BaseModel):
+    attempts: int = Field(alias="attempts")
+    created_at: datetime.datetime = Field(alias="created_at")
+    dispatched_at: Optional[datetime.datetime] = Field(alias="dispatched_at")
+    error: Optional[str] = Field(alias="error")
+    events_written: int = Field(alias="events_written")
+    finished_at: Optional[datetime.datetime] = Field(alias="finished_at")
+    id: uuid.UUID = Field(alias="id")
+    integration_id: uuid.UUID = Field(alias="integration_id")
+    project_id: uuid.UUID = Field(alias="project_id")
+    provider_requests: int = Field(alias="provider_requests")
+    reason: str = Field(alias="reason")
+    requested_by: Optional[uuid.UUID] = Field(alias="requested_by")
+    started_at: Optional[datetime.datetime] = Field(alias="started_at")
+    status: PublicJobStatus = Field(alias="status")
+    updated_at: datetime.datetime = Field(alias="updated_at")
+
+class PublicIntegrationSyncsInsert(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
+    error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
+    events_written: NotRequired[Annotated[int, Field(alias="events_written")]]
+    finished_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="finished_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    integration_id: Annotated[uuid.UUID, Field(alias="integration_id")]
+    project_id: Annotated[uuid.UUID, Field(alias="project_id")]
+    provider_requests: NotRequired[Annotated[int, Field(alias="provider_requests")]]
+    reason: NotRequired[Annotated[str, Field(alias="reason")]]
+    requested_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="requested_by")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
+    status: NotRequired[Annotated[PublicJobStatus, Field(alias="status")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+
+class PublicIntegrationSyncsUpdate(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
+    error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
+    events_written: NotRequired[Annotated[int, Field(alias="events_written")]]
+    finished_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="finished_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    integration_id: NotRequired[Annotated[uuid.UUID, Field(alias="integration_id")]]
+    project_id: NotRequired[Annotated[uuid.UUID, Field(alias="project_id")]]
+    provider_requests: NotRequired[Annotated[int, Field(alias="provider_requests")]]
+    reason: NotRequired[Annotated[str, Field(alias="reason")]]
+    requested_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="requested_by")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
+    status: NotRequired[Annotated[PublicJobStatus, Field(alias="status")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+
 class PublicIntegrations(BaseModel):
     created_at: datetime.datetime = Field(alias="created_at")
     external_account_id: Optional[str] = Field(alias="external_account_id")

@@ -135,10 +135,10 @@ def test_settings_come_from_ssm(config: dict[str, Any]) -> None:
     assert "SUPABASE_SERVICE_ROLE_KEY" not in environment  # only where a function needs it
     for name, function in config["functions"].items():
         has_key = "SUPABASE_SERVICE_ROLE_KEY" in function.get("environment", {})
-        assert has_key == name.startswith(("files", "documents", "assistant", "privacy")), name
+        assert has_key == name.startswith(("files", "documents", "assistant", "privacy", "integrations")), name
 
 
-@pytest.mark.parametrize("package", ["files", "documents", "assistant", "privacy"])
+@pytest.mark.parametrize("package", ["files", "documents", "assistant", "privacy", "integrations"])
 def test_every_function_gets_the_settings_it_requires(
     config: dict[str, Any], functions_env: dict[str, str], package: str
 ) -> None:
@@ -160,7 +160,7 @@ def test_privacy_exports_expire_after_7_days(config: dict[str, Any]) -> None:
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
 
 
-@pytest.mark.parametrize("package", ["files", "documents", "privacy"])
+@pytest.mark.parametrize("package", ["files", "documents", "privacy", "integrations"])
 def test_event_handlers_do_not_build_the_http_app(
     functions_env: dict[str, str], package: str
 ) -> None:

@@ -193,6 +193,14 @@ EXISTING: dict[str, dict[str, Maker]] = {
         "mine": lambda w, r: w.integration(w.uid(r)),
         "someone elses": lambda w, r: w.integration(w.uid("teammate")),
     },
+    "integration_links": {
+        "in my project": lambda w, r: w.integration_link(w.project_p),
+        "in another project": lambda w, r: w.integration_link(w.project_q),
+    },
+    "integration_syncs": {
+        "in my project": lambda w, r: w.integration_sync(w.project_p),
+        "in another project": lambda w, r: w.integration_sync(w.project_q),
+    },
     "activity_events": {
         "in my project": lambda w, r: w.activity(w.project_p),
         "in another project": lambda w, r: w.activity(w.project_q),
@@ -376,6 +384,20 @@ NEW: dict[str, dict[str, Payload]] = {
             "external_account_id": tag(),
         },
     },
+    "integration_links": {
+        "in my project": lambda w, r: {
+            "integration_id": w.integration(w.uid(r), w.project_p),
+            "project_id": w.project_p,
+            "kind": "repository",
+            "external_id": f"octo/{tag()}",
+        },
+    },
+    "integration_syncs": {
+        "in my project": lambda w, r: {
+            "integration_id": w.integration(w.uid(r), w.project_p),
+            "project_id": w.project_p,
+        },
+    },
     "activity_events": {
         "manual in my project": lambda w, r: {
             "project_id": w.project_p,
@@ -447,6 +469,8 @@ def change(relation: str, kind: str, role: str) -> dict[str, Any]:
         "document_versions": {"change_summary": f"summary {t}"},
         "document_jobs": {"error": f"error {t}"},
         "integrations": {"external_account_name": f"name {t}"},
+        "integration_links": {"name": f"name {t}"},
+        "integration_syncs": {"reason": "schedule"},
         "activity_events": {"kind": f"kind_{t}"},
         "dashboards": {"name": f"name {t}"},
         "privacy_requests": {"error": f"error {t}"},

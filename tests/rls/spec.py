@@ -234,6 +234,20 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "update": rule(mine=WRITERS, someone_elses=NOBODY),
         "delete": rule(mine=WRITERS, someone_elses=NOBODY),
     },
+    # written by the integrations function (rpc link_integration_item, the sync worker)
+    "integration_links": {
+        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        "insert": rule(in_my_project=NOBODY),
+        "update": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+        "delete": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+    },
+    # sync jobs: rpc queue_integration_sync, the schedule and the worker write them
+    "integration_syncs": {
+        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        "insert": rule(in_my_project=NOBODY),
+        "update": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+        "delete": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+    },
     "activity_events": {
         "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
         # ingestion (github, crm ...) is the service role's

@@ -302,6 +302,22 @@ def test_rpcs_called_by_outsiders_are_refused(world: World) -> None:
         "erase_person": {"user_id": world.uid("owner"), "email": "owner@example.test"},
         "delete_auth_user": {"user_id": world.uid("owner")},
         "get_integration_credentials": {"integration_id": world.integration(world.uid("owner"))},
+        "get_integration_webhook_secret": {"integration_id": world.integration(world.uid("owner"))},
+        "delete_integration_credentials": {"integration_id": world.integration(world.uid("owner"))},
+        "ingest_activity": {
+            "integration_id": world.integration(world.uid("owner"), world.project_p),
+            "delivery_id": None,
+            "events": [],
+        },
+        # granted to members, but only the integration's owner may (42501 for the rest)
+        "queue_integration_sync": {
+            "integration_id": world.integration(world.uid("owner"), world.project_p)
+        },
+        "link_integration_item": {
+            "integration_id": world.integration(world.uid("owner"), world.project_p),
+            "kind": "repository",
+            "external_id": "octo/app",
+        },
         "list_audit_logs": {},
         "invite_project_member": {
             "project_id": world.project_p,

@@ -503,6 +503,7 @@ def test_integration_tokens_are_unreachable_through_postgrest(stack: Stack, worl
             "integration_id": integration["id"],
             "access_token_ciphertext": "c2VjcmV0LWFjY2Vzcw==",
             "refresh_token_ciphertext": "c2VjcmV0LXJlZnJlc2g=",
+            "data_key_ciphertext": "ZGF0YS1rZXk=",
             "key_id": "alias/integrations",
             "expires_at": None,
         },

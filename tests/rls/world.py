@@ -216,12 +216,32 @@ class World:
             )
         )
 
-    def integration(self, user_id: str) -> str:
+    def integration(self, user_id: str, project_id: str | None = None) -> str:
         return str(
             self.one(
-                "insert into public.integrations (user_id, provider, external_account_id)"
-                " values (%s, 'github', %s) returning id",
-                (user_id, uuid.uuid4().hex),
+                "insert into public.integrations (user_id, provider, external_account_id,"
+                " project_id) values (%s, 'github', %s, %s) returning id",
+                (user_id, uuid.uuid4().hex, project_id),
+            )
+        )
+
+    def integration_link(self, project_id: str) -> str:
+        owner = self.uid("owner") if project_id == self.project_p else self.uid("stranger")
+        return str(
+            self.one(
+                "insert into public.integration_links (integration_id, project_id, kind,"
+                " external_id) values (%s, %s, 'repository', %s) returning id",
+                (self.integration(owner, project_id), project_id, f"octo/{uuid.uuid4().hex}"),
+            )
+        )
+
+    def integration_sync(self, project_id: str) -> str:
+        owner = self.uid("owner") if project_id == self.project_p else self.uid("stranger")
+        return str(
+            self.one(
+                "insert into public.integration_syncs (integration_id, project_id, requested_by)"
+                " values (%s, %s, %s) returning id",
+                (self.integration(owner, project_id), project_id, owner),
             )
         )
 
