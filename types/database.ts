@@ -311,6 +311,76 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"integration_links": {
+                  Row: {
+                    "created_at": string,"created_by": string | null,"document_id": string | null,"external_id": string,"id": string,"integration_id": string,"kind": string,"last_synced_at": string | null,"name": string | null,"project_id": string,"sync_cursor": NonNullable<Json>,"updated_at": string,"url": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"created_by"?: string | null,"document_id"?: string | null,"external_id": string,"id"?: string,"integration_id": string,"kind": string,"last_synced_at"?: string | null,"name"?: string | null,"project_id": string,"sync_cursor"?: NonNullable<Json>,"updated_at"?: string,"url"?: string | null
+                  }
+                  Update: {
+                    "created_at"?: string,"created_by"?: string | null,"document_id"?: string | null,"external_id"?: string,"id"?: string,"integration_id"?: string,"kind"?: string,"last_synced_at"?: string | null,"name"?: string | null,"project_id"?: string,"sync_cursor"?: NonNullable<Json>,"updated_at"?: string,"url"?: string | null
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "integration_links_created_by_fkey"
+      columns: ["created_by"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "integration_links_document_id_fkey"
+      columns: ["document_id"]
+isOneToOne: false
+      referencedRelation: "documents"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "integration_links_integration_id_fkey"
+      columns: ["integration_id"]
+isOneToOne: false
+      referencedRelation: "integrations"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "integration_links_project_id_fkey"
+      columns: ["project_id"]
+isOneToOne: false
+      referencedRelation: "projects"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"integration_syncs": {
+                  Row: {
+                    "attempts": number,"created_at": string,"dispatched_at": string | null,"error": string | null,"events_written": number,"finished_at": string | null,"id": string,"integration_id": string,"project_id": string,"provider_requests": number,"reason": string,"requested_by": string | null,"started_at": string | null,"status": Database["public"]['Enums']["job_status"],"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempts"?: number,"created_at"?: string,"dispatched_at"?: string | null,"error"?: string | null,"events_written"?: number,"finished_at"?: string | null,"id"?: string,"integration_id": string,"project_id": string,"provider_requests"?: number,"reason"?: string,"requested_by"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string
+                  }
+                  Update: {
+                    "attempts"?: number,"created_at"?: string,"dispatched_at"?: string | null,"error"?: string | null,"events_written"?: number,"finished_at"?: string | null,"id"?: string,"integration_id"?: string,"project_id"?: string,"provider_requests"?: number,"reason"?: string,"requested_by"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "integration_syncs_integration_id_fkey"
+      columns: ["integration_id"]
+isOneToOne: false
+      referencedRelation: "integrations"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "integration_syncs_project_id_fkey"
+      columns: ["project_id"]
+isOneToOne: false
+      referencedRelation: "projects"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "integration_syncs_requested_by_fkey"
+      columns: ["requested_by"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"integrations": {
                   Row: {
                     "created_at": string,"external_account_id": string | null,"external_account_name": string | null,"id": string,"last_error": string | null,"last_synced_at": string | null,"project_id": string | null,"provider": Database["public"]['Enums']["integration_provider"],"scopes": (string)[],"status": Database["public"]['Enums']["integration_status"],"updated_at": string,"user_id": string
@@ -643,6 +713,9 @@ isOneToOne: true
 "delete_auth_user":
 { Args: { "user_id": string }; Returns: boolean
                            },
+"delete_integration_credentials":
+{ Args: { "integration_id": string }; Returns: undefined
+                           },
 "erase_person":
 { Args: { "email": string,"user_id": string }; Returns: {
               "bucket": string,"object_key": string
@@ -659,7 +732,12 @@ isOneToOne: true
                            },
 "get_integration_credentials":
 { Args: { "integration_id": string }; Returns: {
-              "access_token_ciphertext": string,"expires_at": string,"key_id": string,"refresh_token_ciphertext": string
+              "access_token_ciphertext": string,"data_key_ciphertext": string,"expires_at": string,"key_id": string,"refresh_token_ciphertext": string
+            }[]
+                           },
+"get_integration_webhook_secret":
+{ Args: { "integration_id": string }; Returns: {
+              "data_key_ciphertext": string,"key_id": string,"secret_ciphertext": string
             }[]
                            },
 "get_or_create_direct_conversation":
@@ -667,6 +745,9 @@ isOneToOne: true
                            },
 "health_check":
 { Args: Record<PropertyKey, never>; Returns: boolean
+                           },
+"ingest_activity":
+{ Args: { "delivery_id": string,"events": Json,"integration_id": string }; Returns: number
                            },
 "invite_project_member":
 { Args: { "email"?: string,"project_id": string,"role": Database["public"]['Enums']["project_role"],"user_id"?: string }; Returns: {
@@ -686,6 +767,28 @@ isOneToOne: true
                           SetofOptions: {
         from: "*"
         to: "project_invitations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"link_integration_item":
+{ Args: { "document_id"?: string,"external_id": string,"integration_id": string,"kind": string,"name"?: string,"url"?: string }; Returns: {
+              "created_at": string,
+"created_by": string | null,
+"document_id": string | null,
+"external_id": string,
+"id": string,
+"integration_id": string,
+"kind": string,
+"last_synced_at": string | null,
+"name": string | null,
+"project_id": string,
+"sync_cursor": NonNullable<Json>,
+"updated_at": string,
+"url": string | null
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "integration_links"
         isOneToOne: true
         isSetofReturn: false
       } },
@@ -730,6 +833,30 @@ isOneToOne: true
               "object_keys": (string)[],"purged": number,"table_name": string
             }[]
                            },
+"queue_integration_sync":
+{ Args: { "integration_id": string }; Returns: {
+              "attempts": number,
+"created_at": string,
+"dispatched_at": string | null,
+"error": string | null,
+"events_written": number,
+"finished_at": string | null,
+"id": string,
+"integration_id": string,
+"project_id": string,
+"provider_requests": number,
+"reason": string,
+"requested_by": string | null,
+"started_at": string | null,
+"status": Database["public"]['Enums']["job_status"],
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "integration_syncs"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "record_provider_outcome":
 { Args: { "p_error"?: string,"p_key": string,"p_ok": boolean,"p_open_seconds": number,"p_threshold": number }; Returns: {
               "failures": number,"open_until": string
@@ -783,7 +910,10 @@ isOneToOne: true
         isSetofReturn: false
       } },
 "save_integration_credentials":
-{ Args: { "access_token_ciphertext": string,"expires_at": string,"integration_id": string,"key_id": string,"refresh_token_ciphertext": string }; Returns: undefined
+{ Args: { "access_token_ciphertext": string,"data_key_ciphertext": string,"expires_at": string,"integration_id": string,"key_id": string,"refresh_token_ciphertext": string }; Returns: undefined
+                           },
+"save_integration_webhook_secret":
+{ Args: { "data_key_ciphertext": string,"integration_id": string,"key_id": string,"secret_ciphertext": string }; Returns: undefined
                            },
 "save_oauth_state":
 { Args: { "code_verifier_ciphertext": string,"project_id": string,"provider": Database["public"]['Enums']["integration_provider"],"redirect_uri": string,"state": string,"user_id": string }; Returns: undefined
