@@ -138,6 +138,7 @@ EXISTING: dict[str, dict[str, Maker]] = {
     "conversations": {
         "one i am in": lambda w, r: w.member_conversation(),
         "someone elses": lambda w, r: w.conversation(w.uid("stranger"), [], None),
+        "deleted one i am in": _deleted(lambda w, r: w.member_conversation(), "conversations"),
     },
     "conversation_members": {
         "mine": _own_conversation_membership,

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.rls.spec import P_ADMINS, P_EDITORS, P_MEMBER_WRITERS, P_MEMBERS, ROLES
+from tests.rls.spec import P_ADMINS, P_EDITORS, P_MEMBER_WRITERS, P_MEMBERS, ROLES, SIGNED_IN
 from tests.rls.world import World
 
 # PostgREST's db-schemas (devstack/postgrest.py), the schemas whose functions are callable
@@ -112,9 +112,62 @@ def _searchable(w: World, role: str) -> dict[str, Any]:
     return {"query": "hello", "in_conversation": w.conversation_c}
 
 
+def _invitee_into_my_project(w: World, _role: str) -> dict[str, Any]:
+    return {"project_id": w.member_project(), "role": "viewer", "user_id": w.new_person()}
+
+
+def _invited(w: World, _role: str, args: dict[str, Any], body: Any) -> None:
+    assert body["invitee_id"] == args["user_id"], body
+    status = w.one(
+        "select status::text from public.project_invitations where project_id = %s"
+        " and invitee_id = %s",
+        (args["project_id"], args["user_id"]),
+    )
+    assert status == "pending"
+
+
+def _invitation_to_me(w: World, role: str) -> dict[str, Any]:
+    """A pending invitation to the caller, sent by the owner of a project they are not in."""
+    return {"invitation_id": w.invitation(w.project(w.new_person()), invitee=w.uid(role))}
+
+
+def _invitation_in_my_project(w: World, _role: str) -> dict[str, Any]:
+    return {"invitation_id": w.invitation(w.member_project(), invitee=w.new_person())}
+
+
+def _status(expected: str) -> Check:
+    def check(w: World, _role: str, args: dict[str, Any], body: Any) -> None:
+        assert body["status"] == expected, body
+        status = w.one(
+            "select status::text from public.project_invitations where id = %s",
+            (args["invitation_id"],),
+        )
+        assert status == expected
+
+    return check
+
+
+def _accepted(w: World, role: str, args: dict[str, Any], body: Any) -> None:
+    _status("accepted")(w, role, args, body)
+    joined = w.one(
+        "select count(*) from public.project_members pm join public.project_invitations i"
+        " on i.project_id = pm.project_id where i.id = %s and pm.user_id = %s"
+        " and pm.role = 'viewer'",
+        (args["invitation_id"], w.uid(role)),
+    )
+    assert joined == 1
+
+
 GROUP_WRITERS = P_MEMBER_WRITERS  # members of P who may write start conversations
 
 RPCS: dict[str, Rpc] = {
+    # the invitee answers their own invitation, guests too (joining is not a write); a
+    # disabled person cannot (is_active_user)
+    "public.accept_project_invitation(invitation_id uuid)": Rpc(
+        args=_invitation_to_me,
+        answers=answers(ok=SIGNED_IN, otherwise=refused()),
+        check=_accepted,
+    ),
     "public.create_group_conversation(title text, member_ids uuid[], project_id uuid)": Rpc(
         args=lambda w, r: {
             "title": "spec",
@@ -123,6 +176,11 @@ RPCS: dict[str, Rpc] = {
         },
         answers=answers(ok=GROUP_WRITERS, otherwise=refused()),
     ),
+    "public.decline_project_invitation(invitation_id uuid)": Rpc(
+        args=_invitation_to_me,
+        answers=answers(ok=SIGNED_IN, otherwise=refused()),
+        check=_status("declined"),
+    ),
     "public.get_or_create_direct_conversation(other_user_id uuid)": Rpc(
         args=lambda w, r: {"other_user_id": w.uid("teammate")},
         answers=answers(ok=P_MEMBER_WRITERS, otherwise=refused()),
@@ -130,6 +188,13 @@ RPCS: dict[str, Rpc] = {
     "public.health_check()": Rpc(
         args=lambda w, r: {},
         answers=answers(ok=frozenset(ROLES), anon=OK),
+    ),
+    # P's admins invite; everyone else gets the answer of a project that does not exist
+    "public.invite_project_member(project_id uuid, role project_role, user_id uuid,"
+    " email text)": Rpc(
+        args=_invitee_into_my_project,
+        answers=answers(ok=P_ADMINS, otherwise=refused()),
+        check=_invited,
     ),
     "public.list_audit_logs(before_id bigint, max_rows integer)": Rpc(
         args=lambda w, r: {"max_rows": 1},
@@ -159,6 +224,11 @@ RPCS: dict[str, Rpc] = {
             viewer=refused(),
             guest=refused(),
         ),
+    ),
+    "public.revoke_project_invitation(invitation_id uuid)": Rpc(
+        args=_invitation_in_my_project,
+        answers=answers(ok=P_ADMINS, otherwise=refused()),
+        check=_status("revoked"),
     ),
     "public.search_messages(query text, in_conversation uuid, max_rows integer)": Rpc(
         args=_searchable,

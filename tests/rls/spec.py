@@ -134,12 +134,12 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         ),
     },
     "conversations": {
-        "select": rule(one_i_am_in=P_MEMBERS, someone_elses=NOBODY),
+        "select": rule(one_i_am_in=P_MEMBERS, someone_elses=NOBODY, deleted_one_i_am_in=NOBODY),
         # created only by rpc get_or_create_direct_conversation / create_group_conversation
         "insert": rule(group=NOBODY),
         # a group's admin is its creator (P's owner for C); DELETE soft-deletes
-        "update": rule(one_i_am_in=OWNER, someone_elses=NOBODY),
-        "delete": rule(one_i_am_in=OWNER, someone_elses=NOBODY),
+        "update": rule(one_i_am_in=OWNER, someone_elses=NOBODY, deleted_one_i_am_in=NOBODY),
+        "delete": rule(one_i_am_in=OWNER, someone_elses=NOBODY, deleted_one_i_am_in=NOBODY),
     },
     "conversation_members": {
         "select": rule(mine=P_MEMBERS, a_teammates=P_MEMBERS, in_another_conversation=NOBODY),

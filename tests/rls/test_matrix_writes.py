@@ -4,7 +4,8 @@
   no SELECT policy applies; after each, SQL proves every row the role may not touch is
   unchanged and every row it may touch changed;
 - upserts (``on_conflict`` + ``resolution=merge-duplicates``) onto rows the role may not
-  update, by a role that may insert: the update half must be refused;
+  update, by a role that may insert: the row is unchanged; a row the role can see is refused
+  (42501), one it cannot see gets the answer of an id that exists nowhere (a fresh id);
 - every guarded column (the ``guard_immutable_columns`` / ``guard_deleted_at`` triggers), every
   ``deleted_at`` and every scope column (a foreign key to a project, conversation, document,
   message or event), read from the catalog, tried by every role that may update the row.
@@ -149,8 +150,18 @@ def _insert_body(world: World, relation: str, role: str) -> dict[str, Any] | Non
     return None
 
 
+def _answer(response: Any) -> tuple[int, str | None]:
+    body = response.json() if response.content else {}
+    return response.status_code, body.get("code") if isinstance(body, dict) else None
+
+
 @pytest.mark.parametrize("relation", sorted(SPEC))
 def test_an_upsert_never_updates_a_row_the_role_may_not_update(world: World, relation: str) -> None:
+    """The row is unchanged in SQL whatever the answer. A row the role can see is refused
+    with the database's 42501. A row it cannot see is answered like an id that exists
+    nowhere (``<table>_fresh_id_for_unseen_row`` gives the new row a fresh id; a table the
+    role may not update at all refuses every upsert), so the answer does not tell that the
+    row is there."""
     key = KEY.get(relation, "id")
     inserters = {role for roles in SPEC[relation]["insert"].values() for role in roles}
     if not inserters:
@@ -161,15 +172,32 @@ def test_an_upsert_never_updates_a_row_the_role_may_not_update(world: World, rel
         for kind, allowed in _kinds(relation, "update", role).items():
             if allowed:
                 continue
+            said = f"{role} upsert onto {kind} {relation}"
             target = str(EXISTING[relation][kind](world, role))
             before, count = _row(world, relation, key, target), _count(world, relation)
             body = {**(_insert_body(world, relation, role) or {}), key: target}
             response = world.client(role).post(
                 f"/{relation}", params={"on_conflict": key}, json=body, headers=UPSERT
             )
-            database_refused(response, f"{role} upsert onto {kind} {relation}")
-            assert _row(world, relation, key, target) == before, f"{role} upserted {kind}"
-            assert _count(world, relation) == count
+            assert _row(world, relation, key, target) == before, f"{said} changed the row"
+            if role in SPEC[relation]["select"][kind]:
+                database_refused(response, said)
+                assert _count(world, relation) == count, f"{said} added a row"
+                continue
+            # unseen: the answer of the same upsert naming an id that exists nowhere, which
+            # is a new row with a fresh id, or 42501 where the role may update no row at all
+            nowhere = {**(_insert_body(world, relation, role) or {}), key: str(uuid.uuid4())}
+            control = world.client(role).post(
+                f"/{relation}", params={"on_conflict": key}, json=nowhere, headers=UPSERT
+            )
+            assert _answer(response) == _answer(control), (
+                f"{said} answers unlike no row: {response.text} / {control.text}"
+            )
+            if response.status_code == 201:
+                assert _count(world, relation) == count + 2, f"{said}: no row with a fresh id"
+            else:
+                database_refused(response, said)
+                assert _count(world, relation) == count, f"{said} added a row"
 
 
 # -- guarded and scope columns, from the catalog -----------------------------------------------

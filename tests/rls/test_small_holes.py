@@ -67,6 +67,34 @@ def test_deleting_a_group_soft_deletes_it_and_keeps_everyones_messages(world: Wo
     assert [m["id"] for m in seen.json()] == [message]
 
 
+def test_a_deleted_conversation_is_the_databases_to_write_and_the_purge_removes_it(
+    stack: Stack, world: World
+) -> None:
+    conversation = world.member_conversation()
+    message = world.message(conversation, world.uid("viewer"))
+    # its admin cannot write deleted_at (guard_deleted_at): DELETE and restore_deleted do
+    patched = world.client("owner").patch(
+        "/conversations",
+        params={"id": f"eq.{conversation}"},
+        json={"deleted_at": "2000-01-01T00:00:00+00:00"},
+    )
+    assert (patched.status_code, patched.json()["code"]) == (403, "42501"), patched.text
+    assert "deleted_at cannot be written" in patched.json()["message"], patched.text
+    assert world.one(
+        "select deleted_at is null from public.conversations where id = %s", (conversation,)
+    )
+    # deleted more than 30 days ago: the purge removes it, its messages with it
+    world.sql(
+        "update public.conversations set deleted_at = now() - interval '31 days' where id = %s",
+        (conversation,),
+    )
+    stack.service_rest().rpc("purge_soft_deleted", {}).execute()
+    assert (
+        world.one("select count(*) from public.conversations where id = %s", (conversation,)) == 0
+    )
+    assert world.one("select count(*) from public.messages where id = %s", (message,)) == 0
+
+
 def test_a_deleted_conversations_realtime_topic_is_closed(world: World) -> None:
     conversation = world.member_conversation()
     world.sql("update public.conversations set deleted_at = now() where id = %s", (conversation,))
