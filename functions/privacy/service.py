@@ -481,6 +481,26 @@ AUDIT_PAGE = 1000
 AUDIT_OBJECT_ROWS = 20_000
 
 
+def _audit_origins(
+    svc: Any, after: int, rows: list[dict[str, Any]], cutoff: datetime
+) -> dict[int, dict[str, Any]]:
+    """The IP and user agent (audit_log_origins) of a page of audit entries, by entry id: the
+    retention deletes them with the entries (delete_archived_audit_logs), so they are
+    archived with them, as ``ip`` and ``user_agent`` of the entry's line."""
+    if not rows:
+        return {}
+    found = svc.select(
+        "audit_log_origins",
+        {
+            "select": "audit_log_id,ip,user_agent",
+            "and": f"(audit_log_id.gt.{after},audit_log_id.lte.{rows[-1]['id']})",
+            "occurred_at": f"lt.{cutoff.isoformat()}",
+            "order": "audit_log_id",
+        },
+    )
+    return {o.pop("audit_log_id"): o for o in found}
+
+
 def archive_audit_logs(settings: PrivacySettings, now: datetime | None = None) -> dict[str, Any]:
     """Audit entries older than the retention: to S3 as gzipped JSON Lines, then deleted.
 
@@ -509,7 +529,9 @@ def archive_audit_logs(settings: PrivacySettings, now: datetime | None = None) -
                     "limit": str(AUDIT_PAGE),
                 },
             )
+            origins = _audit_origins(svc, after, rows, cutoff)
             for row in rows:
+                row.update(origins.get(row["id"], {}))
                 lines.append(json.dumps(row, ensure_ascii=False).encode() + b"\n")
             if rows:
                 first = first if first is not None else rows[0]["id"]

@@ -20,7 +20,10 @@ from tests.functions.conftest import (
 )
 from tests.support import REPRESENTATION, Stack, TestUser
 
+# what a client claims (X-Forwarded-For): the audit trail never keeps it
 CLIENT_IP = "203.0.113.7"
+# what the edge saw (devstack/gateway.py sets cf-connecting-ip to the connecting address)
+EDGE_IP = "127.0.0.1"
 USER_AGENT = "privacy-test/1.0"
 
 
@@ -158,3 +161,21 @@ def new_project_with(stack: Stack, owner: TestUser, members: dict[str, TestUser]
     for role, user in members.items():
         add_member(stack, project_id, user, role.split(":")[0])
     return project_id
+
+
+def invite(
+    stack: Stack,
+    inviter: TestUser,
+    project_id: str,
+    *,
+    user_id: str | None = None,
+    email: str | None = None,
+) -> str:
+    """A pending invitation into ``project_id`` made by ``inviter`` (a project admin) through
+    the RPC, to a user id or an address; its id."""
+    answer = stack.http(inviter.token).post(
+        "/rest/v1/rpc/invite_project_member",
+        json={"project_id": project_id, "role": "viewer", "user_id": user_id, "email": email},
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["id"])

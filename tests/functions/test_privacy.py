@@ -15,8 +15,10 @@ import pytest
 from tests.functions.conftest import object_exists, s3_client
 from tests.functions.privacy_support import (
     CLIENT_IP,
+    EDGE_IP,
     USER_AGENT,
     archive,
+    invite,
     new_project_with,
     person_with_data,
     traces,
@@ -86,6 +88,13 @@ def test_export_needs_a_signed_in_caller(stack: Stack) -> None:
 # -- export: contents -----------------------------------------------------------------------------
 def test_export_holds_what_the_person_created_with_file_bytes_and_audit_ip(stack: Stack) -> None:
     person = person_with_data(stack)
+    # invitations to them, by id and by address (as stored: lower case), and to someone else
+    elsewhere = new_project_with(stack, person.teammate, {})
+    by_id = invite(stack, person.teammate, elsewhere, user_id=person.user.id)
+    other = stack.new_user()
+    by_address = invite(stack, person.teammate, new_project_with(stack, person.teammate, {}),
+                        email=person.user.email.upper())  # fmt: skip
+    invite(stack, person.teammate, elsewhere, email=other.email)
     row = _completed_export(stack, person.user)
     assert row["user_id"] is not None and row["error"] is None
     assert row["expires_at"] is not None
@@ -111,7 +120,14 @@ def test_export_holds_what_the_person_created_with_file_bytes_and_audit_ip(stack
     assert zf.read(f"files/{file['id']}/notes.txt") == person.file_bytes
     audit = _rows(zf, "public.audit_logs")
     mine = [a for a in audit if a["actor_id"] == person.user.id and a["table_name"] == "projects"]
-    assert mine and mine[0]["ip"] == CLIENT_IP and mine[0]["user_agent"] == USER_AGENT
+    assert mine and "ip" not in mine[0] and "user_agent" not in mine[0]
+    # where they acted from is in audit_log_origins: the edge's address, not the claimed one
+    origins = {o["audit_log_id"]: o for o in _rows(zf, "public.audit_log_origins")}
+    assert origins and all(o["actor_id"] == person.user.id for o in origins.values())
+    origin = origins[mine[0]["id"]]
+    assert origin["ip"] == EDGE_IP != CLIENT_IP and origin["user_agent"] == USER_AGENT
+    invitations = _rows(zf, "public.project_invitations")
+    assert {i["id"] for i in invitations} == {by_id, by_address}
     # rows come along only when they refer to the person
     members = _rows(zf, "public.project_members")
     assert members and all(person.user.id in (m["user_id"], m["invited_by"]) for m in members)
@@ -326,8 +342,15 @@ def test_after_erasure_no_row_anywhere_holds_the_person_and_no_object_remains(
     )
     # a file the teammate uploaded to the person's project, which goes with the project
     teammate_file = upload_ready_file(stack, person.teammate, person.project_id, b"team notes\n")
+    # invitations to them by id and by address, in a project that stays
+    elsewhere = new_project_with(stack, person.teammate, {})
+    invite(stack, person.teammate, elsewhere, user_id=person.user.id)
+    invite(stack, person.teammate, elsewhere, email=person.user.email)
     before = traces(stack, [person.user.id, person.user.email])
-    assert {"auth.users", "public.profiles", "public.audit_logs", "public.messages"} <= set(before)
+    assert {
+        "auth.users", "public.profiles", "public.audit_logs", "public.audit_log_origins",
+        "public.messages", "public.project_invitations",
+    } <= set(before)  # fmt: skip
 
     request = _erase(stack, person.user)
 
@@ -499,28 +522,76 @@ def test_audit_entries_past_the_retention_are_archived_then_deleted(
         " values (now() - interval '10 days', 'insert', 'tasks', %s) returning id",
         (marker,),
     )
+    # where the first one came from (audit_log_origins) goes with it, into the archive
+    stack.sql(
+        "insert into public.audit_log_origins (audit_log_id, occurred_at, ip, user_agent)"
+        " values (%s, now() - interval '400 days', '198.51.100.9', 'old agent')",
+        (old[0]["id"],),
+    )
     result = events.archive_audit_logs(scheduled_event("privacy-archive-audit-logs"), None)
     assert result["archived"] >= 3 and result["deleted"] >= 3
     left = stack.sql("select id from public.audit_logs where request_id = %s", (marker,))
     assert left == recent
+    assert (
+        stack.sql("select * from public.audit_log_origins where audit_log_id = %s", (old[0]["id"],))
+        == []
+    )
     s3 = s3_client(stack.env)
     archived: list[dict[str, Any]] = []
     for key in result["objects"]:
         body = s3.get_object(Bucket=stack.env["AUDIT_ARCHIVE_BUCKET"], Key=key)["Body"].read()
         archived += [json.loads(line) for line in gzip.decompress(body).splitlines()]
     assert {r["id"] for r in old} <= {a["id"] for a in archived if a["request_id"] == marker}
+    [first] = [a for a in archived if a["id"] == old[0]["id"]]
+    assert (first["ip"], first["user_agent"]) == ("198.51.100.9", "old agent")
 
 
 def test_the_audit_trail_stays_append_only_outside_redaction_and_retention(stack: Stack) -> None:
     import psycopg
 
+    actor, someone = str(uuid.uuid4()), str(uuid.uuid4())
     entry = stack.sql(
-        "insert into public.audit_logs (action, table_name) values ('insert', 'tasks') returning id"
+        "insert into public.audit_logs (action, table_name, actor_id)"
+        " values ('insert', 'tasks', %s) returning id",
+        (actor,),
     )[0]["id"]
+    stack.sql(
+        "insert into public.audit_log_origins (audit_log_id, actor_id, ip, user_agent)"
+        " values (%s, %s, '198.51.100.1', 'agent')",
+        (entry, actor),
+    )
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        stack.sql("update public.audit_logs set ip = null where id = %s", (entry,))
+        stack.sql("update public.audit_logs set actor_id = null where id = %s", (entry,))
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         stack.sql("delete from public.audit_logs where id = %s", (entry,))
+    # where they acted from (audit_log_origins) is just as fixed
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        stack.sql("update public.audit_log_origins set ip = null where audit_log_id = %s", (entry,))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        stack.sql("delete from public.audit_log_origins where audit_log_id = %s", (entry,))
+    with psycopg.connect(stack.env["DB_URL"]) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("truncate public.audit_log_origins")
+        conn.rollback()
+    # a redaction changes only the person it names: their ids become null, their origins go
+    with psycopg.connect(stack.env["DB_URL"]) as conn:
+        conn.execute("select set_config('collab.audit_redact', %s, true)", (someone,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("delete from public.audit_log_origins where audit_log_id = %s", (entry,))
+        conn.rollback()
+        conn.execute("select set_config('collab.audit_redact', %s, true)", (actor,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "update public.audit_logs set actor_id = null, table_name = 'x' where id = %s",
+                (entry,),
+            )
+        conn.rollback()
+    assert stack.sql("select private.redact_person_from_audit(%s) as n", (actor,)) == [{"n": 1}]
+    assert stack.sql(
+        "select actor_id, action::text, table_name from public.audit_logs where id = %s", (entry,)
+    ) == [{"actor_id": None, "action": "insert", "table_name": "tasks"}]
+    origin = "select * from public.audit_log_origins where audit_log_id = %s"
+    assert stack.sql(origin, (entry,)) == []
     # retention never reaches entries younger than 30 days, whatever the caller asks
     with pytest.raises(psycopg.errors.InvalidParameterValue):
         stack.sql("select public.delete_archived_audit_logs(%s, now())", (entry,))

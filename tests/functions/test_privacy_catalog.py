@@ -17,6 +17,9 @@ from tests.support import Stack
 # private.person_columns_without_key() instead.
 NOT_A_PERSON = {
     ("audit_logs", "project_id"): "a project's id; entries outlive their projects, so no key",
+    ("document_versions", "job_id"): (
+        "the document job that wrote the version; no key: versions are append-only history"
+    ),
 }
 
 _FK_PAIRS = """
@@ -131,7 +134,9 @@ def test_emails_and_addresses_of_exposed_tables_are_in_exported_tables(stack: St
                     or a.attname in ('user_agent', 'full_name', 'phone'))
             """
         ).fetchall()
-    assert {("audit_logs", "ip"), ("profiles", "email")} <= {(r["tbl"], r["col"]) for r in personal}
+    assert {("audit_log_origins", "ip"), ("profiles", "email")} <= {
+        (r["tbl"], r["col"]) for r in personal
+    }
     for row in personal:
         assert f"public.{row['tbl']}" in tables, row
 
@@ -149,3 +154,28 @@ def test_a_new_person_column_is_exported_with_a_key_and_fails_the_check_without(
         )
         assert ("public.tasks", "approver_id") in _exported(conn)
         conn.rollback()
+
+
+def test_address_columns_the_export_matches_are_text_columns_of_exported_tables(
+    stack: Stack,
+) -> None:
+    """private.person_email_columns(): the export reads these rows by the person's address
+    as well as by their id; a listed column that is gone or not exported fails here."""
+    with _connect(stack) as conn:
+        tables = {t for t, _ in _exported(conn)}
+        listed = conn.execute(
+            """
+            select e.table_schema, e.table_name, e.column_name,
+                   format_type(a.atttypid, a.atttypmod) as type
+              from private.person_email_columns() e
+              left join pg_attribute a
+                on a.attrelid = format('%I.%I', e.table_schema, e.table_name)::regclass
+               and a.attname = e.column_name and not a.attisdropped
+            """
+        ).fetchall()
+    assert ("public", "project_invitations", "email") in {
+        (r["table_schema"], r["table_name"], r["column_name"]) for r in listed
+    }
+    for row in listed:
+        assert row["type"] == "text", row
+        assert f"{row['table_schema']}.{row['table_name']}" in tables, row
