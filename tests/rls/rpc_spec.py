@@ -19,6 +19,7 @@ Branches that add RPCs add their entries here (one block per function, kept in n
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,6 +161,38 @@ def _accepted(w: World, role: str, args: dict[str, Any], body: Any) -> None:
 
 GROUP_WRITERS = P_MEMBER_WRITERS  # members of P who may write start conversations
 
+
+def _owners_connected_integration(w: World, _role: str) -> dict[str, Any]:
+    """A connected integration of P's owner, linked to P (made fresh for each call)."""
+    integration_id = w.one(
+        "insert into public.integrations (user_id, provider, external_account_id, project_id,"
+        " status) values (%s, 'github', %s, %s, 'connected') returning id",
+        (w.uid("owner"), uuid.uuid4().hex, w.project_p),
+    )
+    return {"integration_id": str(integration_id)}
+
+
+def _owners_repository(w: World, role: str) -> dict[str, Any]:
+    return {
+        **_owners_connected_integration(w, role),
+        "kind": "repository",
+        "external_id": f"octo/{uuid.uuid4().hex[:12]}",
+    }
+
+
+def _linked(w: World, _role: str, args: dict[str, Any], body: Any) -> None:
+    assert body["external_id"] == args["external_id"], body
+    assert (
+        w.one("select project_id from public.integration_links where id = %s", (body["id"],))
+        is not None
+    )
+
+
+def _sync_queued(w: World, _role: str, args: dict[str, Any], body: Any) -> None:
+    status = w.one("select status::text from public.integration_syncs where id = %s", (body["id"],))
+    assert status == "queued", body
+
+
 RPCS: dict[str, Rpc] = {
     # the invitee answers their own invitation, guests too (joining is not a write); a
     # disabled person cannot (is_active_user)
@@ -196,6 +229,13 @@ RPCS: dict[str, Rpc] = {
         answers=answers(ok=P_ADMINS, otherwise=refused()),
         check=_invited,
     ),
+    # only the integration's owner, while a project admin of its project (the owner of P is)
+    "public.link_integration_item(integration_id uuid, kind text, external_id text, name text,"
+    " url text, document_id uuid)": Rpc(
+        args=_owners_repository,
+        answers=answers(ok=frozenset({"owner"}), otherwise=refused()),
+        check=_linked,
+    ),
     "public.list_audit_logs(before_id bigint, max_rows integer)": Rpc(
         args=lambda w, r: {"max_rows": 1},
         answers=answers(ok=frozenset({"platform_admin"}), otherwise=refused()),
@@ -203,6 +243,12 @@ RPCS: dict[str, Rpc] = {
     "public.project_activity_by_week(project_id uuid, weeks integer)": Rpc(
         args=_project_with_activity,
         answers=answers(ok=P_MEMBERS, otherwise=refused()),
+    ),
+    # only the integration's owner queues its sync; anyone else is told it is not theirs
+    "public.queue_integration_sync(integration_id uuid)": Rpc(
+        args=_owners_connected_integration,
+        answers=answers(ok=frozenset({"owner"}), otherwise=refused()),
+        check=_sync_queued,
     ),
     "public.request_document_generation(project_id uuid, document_type document_type,"
     " document_id uuid, instructions text)": Rpc(
