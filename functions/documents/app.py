@@ -90,7 +90,10 @@ def create_app(settings: Settings) -> Starlette:
         raw_version = request.query_params.get("version")
         version = None
         if raw_version is not None:
-            if not raw_version.isdigit() or not 1 <= int(raw_version) <= 1_000_000:
+            if (
+                not (raw_version.isascii() and raw_version.isdigit())
+                or not 1 <= int(raw_version) <= 1_000_000
+            ):
                 raise ApiError(422, "validation_failed", "version: must be a positive integer")
             version = int(raw_version)
         await run_in_threadpool(

@@ -60,7 +60,7 @@ def _query_uuid(request: Request, name: str, required: bool = False) -> str | No
 
 async def _raw_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "body_too_large", f"the delivery exceeds {limit} bytes")
     chunks: list[bytes] = []
     size = 0
@@ -269,7 +269,10 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
         ):
             raise ApiError(422, "validation_failed", "page: not a page token")
         raw_per_page = request.query_params.get("per_page", "30")
-        if not raw_per_page.isdigit() or not 1 <= int(raw_per_page) <= 100:
+        if (
+            not (raw_per_page.isascii() and raw_per_page.isdigit())
+            or not 1 <= int(raw_per_page) <= 100
+        ):
             raise ApiError(422, "validation_failed", "per_page: an integer from 1 to 100")
         result = await run_in_threadpool(
             service.remote_items, settings, caller, integration_id, page, int(raw_per_page)

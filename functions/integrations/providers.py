@@ -76,7 +76,7 @@ def _retry_after(response: httpx.Response) -> float | None:
             return None
     if response.headers.get("x-ratelimit-remaining") == "0":
         reset = response.headers.get("x-ratelimit-reset")
-        if reset and reset.isdigit():
+        if reset and reset.isascii() and reset.isdigit():
             return max(0.0, int(reset) - time.time())
     return None
 
@@ -133,10 +133,12 @@ def call(
         remaining = response.headers.get("x-ratelimit-remaining")
         if response.headers.get("retry-after"):
             meter.rate_remaining = None  # Retry-After rules (secondary limits)
-        elif remaining is not None and remaining.isdigit():
+        elif remaining is not None and remaining.isascii() and remaining.isdigit():
             meter.rate_remaining = int(remaining)
             reset = response.headers.get("x-ratelimit-reset")
-            meter.rate_reset = float(reset) if reset and reset.isdigit() else None
+            meter.rate_reset = (
+                float(reset) if reset and reset.isascii() and reset.isdigit() else None
+            )
         status = response.status_code
         if status < 400 or status in ok_statuses:
             return response

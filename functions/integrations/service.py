@@ -255,11 +255,16 @@ def _rpc_error(exc: ApiError) -> ApiError:
     return exc
 
 
+def _require_oauth_provider(integration: dict, what: str) -> None:
+    """Webhook-only providers (linear, jira, hubspot, ...) have no API client here."""
+    if integration["provider"] not in ("github", "google_docs"):
+        raise ApiError(409, f"not_{what}", "this provider feeds the stream through webhooks")
+
+
 def queue_sync(settings: IntegrationsSettings, caller: Caller, integration_id: str) -> SyncOut:
     integration = own_integration(settings, caller, integration_id)
     _usable(integration)
-    if integration["provider"] not in ("github", "google_docs"):
-        raise ApiError(409, "not_syncable", "this provider feeds the stream through webhooks")
+    _require_oauth_provider(integration, "syncable")
     try:
         job = as_caller(settings, caller.token).rpc(
             "queue_integration_sync", {"integration_id": integration_id}
@@ -307,9 +312,12 @@ def remote_items(
 ) -> RemoteItemsPage:
     integration = own_integration(settings, caller, integration_id)
     _usable(integration)
+    _require_oauth_provider(integration, "listable")
     client = for_provider(settings, integration["provider"])
     if isinstance(client, GitHub):
-        if page is not None and not (page.isdigit() and 1 <= int(page) <= 10_000):
+        if page is not None and not (
+            page.isascii() and page.isdigit() and 1 <= int(page) <= 10_000
+        ):
             raise ApiError(422, "validation_failed", "page: a page number")
         number = int(page or 1)
         items, more = _provider_call(
@@ -331,6 +339,7 @@ def link(
     _usable(integration)
     if integration["project_id"] is None:
         raise ApiError(409, "not_linked", "connect the integration to a project first")
+    _require_oauth_provider(integration, "linkable")
     rest = as_caller(settings, caller.token)
     client = for_provider(settings, integration["provider"])
     if isinstance(client, GitHub):

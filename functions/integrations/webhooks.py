@@ -93,7 +93,7 @@ def verify(
         return Delivery(h.get("x-atlassian-webhook-identifier"), "jira", body)
     if provider == "hubspot":
         stamp = h.get("x-hubspot-request-timestamp", "")
-        if not stamp.isdigit() or not _fresh(int(stamp) / 1000, tolerance):
+        if not (stamp.isascii() and stamp.isdigit()) or not _fresh(int(stamp) / 1000, tolerance):
             raise unauthorized("X-HubSpot-Request-Timestamp is missing or outside the window")
         source = method.upper().encode() + url.encode() + raw + stamp.encode()
         expected = base64.b64encode(
@@ -111,7 +111,7 @@ def verify(
         return Delivery(f"events:{digest}" if digest else None, "hubspot", body)
     # generic HMAC form (gitlab, salesforce)
     stamp = h.get("x-signature-timestamp", "")
-    if not stamp.isdigit() or not _fresh(int(stamp), tolerance):
+    if not (stamp.isascii() and stamp.isdigit()) or not _fresh(int(stamp), tolerance):
         raise unauthorized("X-Signature-Timestamp is missing or outside the window")
     expected = "sha256=" + _hex_hmac(secret, stamp.encode() + b"." + raw)
     if not _equal(h.get("x-signature-256"), expected):

@@ -114,7 +114,7 @@ def wait_job(
         if row and row["status"] in until:
             return row
         time.sleep(0.25)
-    return row
+    raise AssertionError(f"sync job {job_id} never reached {until}: {row}")
 
 
 def events_of(stack: Stack, project_id: str) -> list[dict[str, Any]]:

@@ -52,7 +52,7 @@ def wait_for_job(stack: Stack, job_id: str, attempts: int = 160) -> dict[str, An
         if row["status"] in ("succeeded", "failed"):
             return row
         time.sleep(0.25)
-    return row
+    raise AssertionError(f"document job {job_id} never finished: {row}")
 
 
 def version_row(stack: Stack, document_id: Any, version: int) -> dict[str, Any]:
@@ -573,7 +573,8 @@ def test_export_is_404_for_an_outsider_and_for_missing_versions(
 
 
 @pytest.mark.parametrize(
-    "params", [{"format": "pdf"}, {"version": "0"}, {"version": "two"}, {"version": "-1"}]
+    "params",
+    [{"format": "pdf"}, {"version": "0"}, {"version": "two"}, {"version": "-1"}, {"version": "²"}],
 )
 def test_export_rejects_bad_parameters(
     stack: Stack, team: Team, rich_document: str, params: dict[str, str]

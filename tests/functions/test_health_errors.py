@@ -97,4 +97,3 @@ def test_a_slow_database_fails_within_the_check_timeout(
     # The request's own timeout (CHECK_TIMEOUT) fired, not the outer wait_for (CHECK_TIMEOUT
     # + 1), which says "timed out": the detail tells which, no wall-clock assertion needed.
     assert database["detail"] == "query failed (data_api_unavailable)"
-    assert database["duration_ms"] > 0

@@ -68,7 +68,14 @@ def test_remote_items_are_paged_and_only_the_owner_sees_them(stack: Stack, team:
         )
         assert [i["external_id"] for i in second.json()["items"]] == [f"{login}/c"]
         assert second.json()["next_page"] is None
-        for bad in ({"per_page": 0}, {"per_page": 101}, {"per_page": "x"}, {"page": "x"}):
+        for bad in (
+            {"per_page": 0},
+            {"per_page": 101},
+            {"per_page": "x"},
+            {"page": "x"},
+            {"per_page": "²"},
+            {"page": "²"},
+        ):
             answer = http.get(f"{BASE}/{integration_id}/remote-items", params=bad)
             assert answer.status_code == 422, (bad, answer.text)
     for someone in (team.members["admin"], team.outsider):
@@ -192,6 +199,18 @@ def test_sync_now_bad_input_and_wrong_person(stack: Stack, team: Team) -> None:
     assert stack.http().post(f"{BASE}/{integration_id}/sync").status_code == 401
     # a second request while one waits returns the same job
     first = sync_now(stack, admin, integration_id).json()
+    second = sync_now(stack, admin, integration_id).json()
+    if second["id"] != first["id"]:  # only once the first one is done (the local worker is quick)
+        [done] = stack.sql(
+            "select status::text from public.integration_syncs where id = %s", (first["id"],)
+        )
+        assert done["status"] in ("succeeded", "failed"), (first, second, done)
+    open_jobs = stack.sql(
+        "select count(*) as n from public.integration_syncs"
+        " where integration_id = %s and status in ('queued', 'running')",
+        (integration_id,),
+    )
+    assert open_jobs[0]["n"] <= 1
     # not connected: a row made by the client stays pending
     pending = (
         stack.rest(admin.token)

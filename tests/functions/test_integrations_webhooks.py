@@ -241,6 +241,7 @@ def test_a_delivery_outside_the_time_window_is_refused(
         }
     answer = deliver(stack, provider, integration_id, body, headers)
     assert answer.status_code == 401, answer.text
+    assert "outside the" in answer.json()["message"], answer.text  # the stamp, not the signature
     assert events_of(stack, team.project_id) == []
 
 
@@ -351,3 +352,17 @@ def test_a_revoked_integration_takes_no_more_deliveries(stack: Stack, team: Team
     body = json.dumps(payload("github")).encode()
     headers = signed("github", secret, body, "", str(uuid.uuid4()))
     assert deliver(stack, "github", integration_id, body, headers).status_code == 404
+
+
+@pytest.mark.parametrize("provider", ["linear", "hubspot"])
+def test_a_webhook_only_integration_has_no_remote_items_links_or_sync(
+    stack: Stack, team: Team, provider: str
+) -> None:
+    integration_id, _secret = make_integration(stack, team, provider)
+    with stack.http(team.members["admin"].token) as http:
+        listed = http.get(f"{BASE}/{integration_id}/remote-items")
+        linked = http.post(f"{BASE}/{integration_id}/links", json={"external_id": "acme/app"})
+        synced = http.post(f"{BASE}/{integration_id}/sync")
+    assert (listed.status_code, listed.json()["error"]) == (409, "not_listable"), listed.text
+    assert (linked.status_code, linked.json()["error"]) == (409, "not_linkable"), linked.text
+    assert (synced.status_code, synced.json()["error"]) == (409, "not_syncable"), synced.text
