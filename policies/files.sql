@@ -48,7 +48,8 @@ create policy "editors add project files and authors add message files"
       (message_id is null
         and project_id = any(array(select private.my_project_ids_with_role('editor'))))
       or (project_id is null
-        and conversation_id = any(array(select private.my_conversation_ids()))
+        -- an open conversation, as for posting (a closed direct one takes no new files)
+        and conversation_id = any(array(select private.my_open_conversation_ids()))
         and exists (
           select 1 from public.messages m
            where m.id = message_id and m.author_id = (select auth.uid())

@@ -271,3 +271,23 @@ def test_inserting_files_through_rest_counts_against_the_per_user_limit(
     assert stack.sql("select 1 from public.files where project_id = %s", (team.project_id,)) == []
     # the refused request counted nothing: a single file still goes in
     assert _insert(stack, editor, _row(team.project_id)).status_code == 201
+
+
+def test_a_closed_direct_conversation_takes_no_new_attachments(stack: Stack) -> None:
+    """Two people who share no live project: their old direct conversation is closed, for
+    files as for messages."""
+    author, other = stack.new_user(), stack.new_user()
+    conversation_id = stack.sql(
+        "insert into public.conversations (kind, direct_key, created_by)"
+        " values ('direct', %s, %s) returning id::text",
+        (":".join(sorted([author.id, other.id])), author.id),
+    )[0]["id"]
+    for user in (author, other):
+        stack.sql(
+            "insert into public.conversation_members (conversation_id, user_id) values (%s, %s)",
+            (conversation_id, user.id),
+        )
+    message_id = _message(stack, conversation_id, author)
+    response = sign_upload(stack, author, _message_upload(message_id))
+    assert response.status_code == 403, response.text
+    assert stack.sql("select 1 from public.files where message_id = %s", (message_id,)) == []
