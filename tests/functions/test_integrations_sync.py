@@ -553,3 +553,28 @@ def test_a_token_the_provider_expired_early_is_refreshed_on_401(stack: Stack, te
     assert fake_state(github(stack), login)["counters"]["refreshes"] == 1
     row = stack.sql("select status from public.integrations where id = %s", (integration_id,))
     assert row[0]["status"] == "connected"
+
+
+def test_a_member_demoted_to_viewer_can_no_longer_sync_into_the_project(
+    stack: Stack, team: Team
+) -> None:
+    login = new_login()
+    seed_github(stack, login, {"app": {"commits": 1}})
+    someone = stack.new_user()
+    add_member(stack, team.project_id, someone, "admin")
+    integration_id = connect(stack, someone, login, "github", team.project_id)
+    stack.sql(
+        "update public.project_members set role = 'viewer' where project_id = %s and user_id = %s",
+        (team.project_id, someone.id),
+    )
+    before = stack.sql(
+        "select count(*) as n from public.integration_syncs where integration_id = %s",
+        (integration_id,),
+    )[0]["n"]
+    answer = sync_now(stack, someone, integration_id)
+    assert answer.status_code == 403, answer.text
+    after = stack.sql(
+        "select count(*) as n from public.integration_syncs where integration_id = %s",
+        (integration_id,),
+    )[0]["n"]
+    assert after == before
