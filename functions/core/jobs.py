@@ -424,6 +424,9 @@ def _run_record(
                 {
                     **fields,
                     k.status_column: k.queued,
+                    # counts as sent: SQS redelivers this message after its visibility timeout,
+                    # so the dispatcher waits redispatch_after_s before sending another copy
+                    k.dispatched_at_column: _iso(_now()),
                     k.error_column: _short(f"attempt {attempt} failed: {reason}; retrying"),
                 },
             )

@@ -247,6 +247,13 @@ def test_a_retryable_failure_runs_again_and_then_succeeds(
     row = job_row(stack, job_id)
     assert (row["status"], row["attempts"], row["providers"]) == ("queued", 1, [{"p": 1}])
     assert "the provider is busy" in row["error"]
+    assert row["dispatched_at"] is not None, "SQS redelivers it: the dispatcher must not add a copy"
+    # an old job (so only the dispatched_at rule can hold it back), 30 s after the retry
+    stack.sql(
+        "update public.document_jobs set created_at = created_at - interval '1 hour' where id = %s",
+        (job_id,),
+    )
+    assert not dispatched(settings, kind, job_id, row["dispatched_at"] + timedelta(seconds=30))
 
     deliver(queue, {kind.name: (kind, handler)}, {job_id}, rounds=3, wait=2)
     assert seen == [(1, "running"), (2, "running")]
