@@ -1,7 +1,8 @@
 """Paths, ports, secrets and the env file of the local stack.
 
 Every value has a local development default and can be overridden by an environment variable
-of the same name (ports: ``API_PORT``, ``DB_PORT``, ``POSTGREST_PORT``, ``AWS_PORT``; state:
+of the same name (ports: ``API_PORT``, ``DB_PORT``, ``POSTGREST_PORT``, ``AWS_PORT``, ``SMTP_PORT``,
+``MAILPIT_PORT``; state:
 ``DEVSTACK_DIR``; secrets: ``JWT_SECRET``, ``ANON_KEY``, ``SERVICE_ROLE_KEY``).
 """
 
@@ -61,6 +62,9 @@ class Config:
     aws_port: int = field(default_factory=lambda: _env_int("AWS_PORT", 54340))
     fake_github_port: int = field(default_factory=lambda: _env_int("FAKE_GITHUB_PORT", 54351))
     fake_google_port: int = field(default_factory=lambda: _env_int("FAKE_GOOGLE_PORT", 54352))
+    # the local inbox (devstack/inbox.py): SMTP in, Mailpit's HTTP API out
+    smtp_port: int = field(default_factory=lambda: _env_int("SMTP_PORT", 54325))
+    mailpit_port: int = field(default_factory=lambda: _env_int("MAILPIT_PORT", 54324))
     jwt_secret: str = field(
         default_factory=lambda: os.environ.get("JWT_SECRET") or DEFAULT_JWT_SECRET
     )
@@ -147,6 +151,10 @@ class Config:
     def fake_google_url(self) -> str:
         return f"http://127.0.0.1:{self.fake_google_port}"
 
+    @property
+    def mailpit_url(self) -> str:
+        return f"http://127.0.0.1:{self.mailpit_port}"
+
     def db_url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres:{DB_PASSWORD}@127.0.0.1:{self.db_port}/{dbname}"
 
@@ -195,6 +203,10 @@ class Config:
             "GOOGLE_CLIENT_SECRET": LOCAL_GOOGLE_CLIENT_SECRET,
             "INTEGRATIONS_KMS_KEY_ID": INTEGRATIONS_KMS_ALIAS,
             "INTEGRATIONS_REDIRECT_ALLOWLIST": "http://localhost:3000",
+            # the local inbox: mail sent to SMTP_HOST:SMTP_PORT is read at MAILPIT_URL
+            "MAILPIT_URL": self.mailpit_url,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp_port),
         }
 
     def current_env(self) -> dict[str, str]:

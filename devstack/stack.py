@@ -11,6 +11,7 @@ from devstack import (
     fake_llm,
     fakes_proc,
     gateway_proc,
+    inbox_proc,
     moto,
     postgres,
     postgrest,
@@ -84,6 +85,7 @@ def _stop_started(cfg: Config, before: dict[str, int | None]) -> None:
         "moto": moto.stop,
         "fake-llm": fake_llm.stop,
         "fakes": fakes_proc.stop,
+        "inbox": inbox_proc.stop,
         "postgres": postgres.stop,
     }
     for name, pid in part_states(cfg).items():
@@ -112,6 +114,7 @@ def _up(cfg: Config) -> None:
         postgrest.stop(cfg)
     postgrest.start(cfg)
     fakes_proc.start(cfg)
+    inbox_proc.start(cfg)
     moto.wait_ready(cfg)
     fake_llm.start(cfg)
     env = cfg.env()
@@ -138,6 +141,7 @@ def _down(cfg: Config) -> None:
     gateway_proc.stop(cfg)
     fake_llm.stop(cfg)
     fakes_proc.stop(cfg)
+    inbox_proc.stop(cfg)
     postgrest.stop(cfg)
     moto.stop(cfg)
     postgres.stop(cfg)
@@ -157,6 +161,7 @@ def part_states(cfg: Config) -> dict[str, int | None]:
         "gateway": gateway_proc.running_pid(cfg),
         "fake-llm": fake_llm.running_pid(cfg),
         "fakes": fakes_proc.running_pid(cfg),
+        "inbox": inbox_proc.running_pid(cfg),
     }
 
 

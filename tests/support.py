@@ -51,6 +51,7 @@ class Stack:
         self.cfg = cfg
         self.env = env
         self._http: httpx.Client | None = None
+        self._inbox: Inbox | None = None
         self.started_here = False
         self._session_fd: int | None = None
 
@@ -157,7 +158,82 @@ class Stack:
             cur = conn.execute(query, params)  # type: ignore[arg-type]
             return cur.fetchall() if cur.description else []
 
+    # -- mail -------------------------------------------------------------------------
+    @property
+    def inbox(self) -> Inbox:
+        """The local inbox (Mailpit's HTTP API at MAILPIT_URL): the only way tests read mail."""
+        if self._inbox is None:
+            self._inbox = Inbox(self.env["MAILPIT_URL"])
+        return self._inbox
+
     def close(self) -> None:
+        if self._inbox is not None:
+            self._inbox.close()
+            self._inbox = None
         if self._http is not None:
             self._http.close()
             self._http = None
+
+
+class Inbox:
+    """A small client of Mailpit's HTTP API (``devstack/inbox.py`` locally; the same calls work
+    against a real Mailpit). Tests search by their own unique addresses (``to:<email>``), so they
+    never see each other's mail and never need to empty the inbox."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(base_url=self.base_url, timeout=10.0)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _get(self, path: str, **params: Any) -> Any:
+        response = self._client.get(path, params=params or None)
+        response.raise_for_status()
+        return response.json()
+
+    def messages(self, start: int = 0, limit: int = 50) -> dict[str, Any]:
+        """``GET /api/v1/messages``: the summary page (``messages_count``, ``messages``...)."""
+        return self._get("/api/v1/messages", start=start, limit=limit)
+
+    def search(self, query: str, start: int = 0, limit: int = 50) -> dict[str, Any]:
+        """``GET /api/v1/search``: e.g. ``to:alice@example.test subject:invited``."""
+        return self._get("/api/v1/search", query=query, start=start, limit=limit)
+
+    def message(self, message_id: str) -> dict[str, Any]:
+        """``GET /api/v1/message/{ID}``: Text, HTML, addresses, ListUnsubscribe, Attachments."""
+        return self._get(f"/api/v1/message/{message_id}")
+
+    def headers(self, message_id: str) -> dict[str, list[str]]:
+        return self._get(f"/api/v1/message/{message_id}/headers")
+
+    def raw(self, message_id: str) -> bytes:
+        response = self._client.get(f"/api/v1/message/{message_id}/raw")
+        response.raise_for_status()
+        return response.content
+
+    def delete(self, ids: list[str] | None = None) -> None:
+        """``DELETE /api/v1/messages``: these ids, or every message when None."""
+        body = {"IDs": ids} if ids else None
+        response = self._client.request("DELETE", "/api/v1/messages", json=body)
+        response.raise_for_status()
+
+    def count(self, query: str) -> int:
+        return int(self.search(query, limit=1)["messages_count"])
+
+    def wait_for(self, query: str, count: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """The full messages matching ``query`` (newest first) once at least ``count`` arrived;
+        fails the test, saying what it saw, when they do not arrive within ``timeout``."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.search(query, limit=max(count, 50))
+            if found["messages_count"] >= count:
+                return [self.message(m["ID"]) for m in found["messages"]]
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"inbox: {found['messages_count']} message(s) match {query!r} after "
+                    f"{timeout:.0f}s, expected {count}"
+                )
+            time.sleep(0.1)
