@@ -197,6 +197,69 @@ alter table auth.sessions enable row level security;
 alter table auth.refresh_tokens enable row level security;
 grant select on auth.identities, auth.sessions, auth.refresh_tokens to postgres with grant option;
 
+-- PKCE and OAuth flows (supabase/auth migrations 20230322519590, 20230402418590,
+-- 20240306115329, 20260115000000)
+do $$ begin
+  create type auth.code_challenge_method as enum ('s256', 'plain');
+exception when duplicate_object then null;
+end $$;
+create table if not exists auth.flow_state (
+  id uuid primary key,
+  user_id uuid null,
+  auth_code text null,
+  code_challenge_method auth.code_challenge_method null,
+  code_challenge text null,
+  provider_type text not null,
+  provider_access_token text null,
+  provider_refresh_token text null,
+  created_at timestamptz null,
+  updated_at timestamptz null,
+  authentication_method text not null,
+  auth_code_issued_at timestamptz null,
+  invite_token text null,
+  referrer text null,
+  oauth_client_state_id uuid null,
+  linking_target_id uuid null,
+  email_optional boolean not null default false
+);
+comment on table auth.flow_state is 'Stores metadata for all OAuth/SSO login flows';
+create index if not exists idx_auth_code on auth.flow_state (auth_code);
+create index if not exists idx_user_id_auth_method on auth.flow_state (user_id, authentication_method);
+create index if not exists flow_state_created_at_idx on auth.flow_state (created_at desc);
+
+-- One-time tokens of e-mail links and codes (supabase/auth migration 20240427152123)
+do $$ begin
+  create type auth.one_time_token_type as enum (
+    'confirmation_token', 'reauthentication_token', 'recovery_token',
+    'email_change_token_new', 'email_change_token_current', 'phone_change_token'
+  );
+exception when duplicate_object then null;
+end $$;
+create table if not exists auth.one_time_tokens (
+  id uuid primary key,
+  user_id uuid not null references auth.users on delete cascade,
+  token_type auth.one_time_token_type not null,
+  token_hash text not null,
+  relates_to text not null,
+  created_at timestamp without time zone not null default now(),
+  updated_at timestamp without time zone not null default now(),
+  check (char_length(token_hash) > 0)
+);
+create index if not exists one_time_tokens_token_hash_hash_idx on auth.one_time_tokens
+  using hash (token_hash);
+create index if not exists one_time_tokens_relates_to_hash_idx on auth.one_time_tokens
+  using hash (relates_to);
+create unique index if not exists one_time_tokens_user_id_token_type_key on auth.one_time_tokens
+  (user_id, token_type);
+
+alter type auth.code_challenge_method owner to supabase_auth_admin;
+alter type auth.one_time_token_type owner to supabase_auth_admin;
+alter table auth.flow_state owner to supabase_auth_admin;
+alter table auth.one_time_tokens owner to supabase_auth_admin;
+alter table auth.flow_state enable row level security;
+alter table auth.one_time_tokens enable row level security;
+grant select on auth.flow_state, auth.one_time_tokens to postgres with grant option;
+
 create or replace function auth.uid() returns uuid
 language sql stable
 as $$

@@ -91,13 +91,29 @@ def auth_routes(env: dict[str, str], config_toml: Path, api_keys: set[str]) -> l
         jwt_secret=env["JWT_SECRET"],
         api_url=env["API_URL"],
         config_toml=config_toml,
+        smtp_host=env.get("SMTP_HOST"),
+        smtp_port=int(env["SMTP_PORT"]) if env.get("SMTP_PORT") else None,
     )
     routes = []
     for route in auth.AuthApi(settings).routes():
         inner = route.endpoint
 
         async def guarded(request: Request, inner: Any = inner) -> Response:
-            return check_apikey(request, api_keys) or await inner(request)
+            refused = check_apikey(request, api_keys)
+            if refused is not None:
+                return refused
+            # as the hosted edge does in front of Auth: the connecting address and a
+            # request id, replacing whatever a client sent under those names
+            scope = dict(request.scope)
+            scope["headers"] = [
+                (k, v)
+                for k, v in request.scope["headers"]
+                if k.decode("latin-1").lower() not in EDGE_HEADERS
+            ] + [
+                (b"cf-connecting-ip", (request.client.host if request.client else "").encode()),
+                (b"sb-request-id", str(uuid.uuid4()).encode()),
+            ]
+            return await inner(Request(scope, request.receive))
 
         routes.append(Route(route.path, guarded, methods=sorted(route.methods or [])))
     return routes

@@ -23,6 +23,7 @@ from starlette.routing import Route
 from devstack.auth import router
 from devstack.auth.errors import AuthError
 from devstack.auth.http import Auth
+from devstack.auth.ratelimit import Limits
 from devstack.auth.settings import PREFIX, AuthSettings
 from devstack.auth.signup import register
 from devstack.auth.store import Conn, Store, find_user
@@ -35,7 +36,7 @@ class AuthApi:
     """The server: settings, the store and the router table."""
 
     def __init__(self, settings: AuthSettings) -> None:
-        self.auth = Auth(settings, Store(settings))
+        self.auth = Auth(settings, Store(settings), Limits(settings.rate_limit))
 
     def routes(self) -> list[Route]:
         return router.routes(self.auth)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -11,8 +12,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from devstack.auth import mail, mailer
 from devstack.auth.errors import AuthError, Code, bad_request, unprocessable
-from devstack.auth.http import Auth, Endpoint, check_email, require_admin
+from devstack.auth.http import Auth, Endpoint, Params, check_email, client_ip, require_admin
 from devstack.auth.models import user_json
 from devstack.auth.passwords import check_new_password, hash_password
 from devstack.auth.settings import AUDIENCE, INSTANCE_ID
@@ -245,4 +247,163 @@ ROUTES = [
     Endpoint("GET", "/admin/users/{user_id}", admin_get, "Database error loading user"),
     Endpoint("PUT", "/admin/users/{user_id}", admin_update, "Error updating user"),
     Endpoint("DELETE", "/admin/users/{user_id}", admin_delete, "Database error deleting user"),
+]
+
+
+class InviteParams(Params):
+    email: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class GenerateLinkParams(Params):
+    type: str | None = None
+    email: str | None = None
+    new_email: str | None = None
+    password: Any = None
+    data: dict[str, Any] | None = None
+    redirect_to: str | None = None
+
+
+def _invited_user(conn: Conn, email: str, data: dict[str, Any] | None) -> dict[str, Any]:
+    user = find_user(conn, email=email)
+    if user is not None:
+        if user["email_confirmed_at"] is not None:
+            raise unprocessable(Code.EMAIL_EXISTS, DUPLICATE_EMAIL)
+        return user
+    return create_user(conn, email=email, password=None, user_metadata=data or {}, confirmed=False)
+
+
+def invite(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
+    """``POST /invite``: an unconfirmed user and an invitation mail; following its link
+    confirms the address and signs in (then ``PUT /user {password}``)."""
+    require_admin(auth, request)
+    body = InviteParams.of(params)
+    email = (body.email or "").strip().lower()
+    check_email(email)
+    redirect_to = mailer.referrer(
+        auth.settings, request.query_params.get("redirect_to"), request.headers.get("referer")
+    )
+
+    def work(conn: Conn) -> dict[str, Any]:
+        user = _invited_user(conn, email, body.data)
+        mail.send_token_mail(
+            auth, conn, user, "invite", redirect_to=redirect_to, ip=client_ip(request)
+        )
+        return user_json(reload(conn, user))
+
+    return auth.store.transaction(work)
+
+
+def generate_link(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
+    """``POST /admin/generate_link``: the link and code a mail would carry, sending nothing."""
+    require_admin(auth, request)
+    body = GenerateLinkParams.of(params)
+    email = (body.email or "").strip().lower()
+    if not email:
+        raise bad_request(Code.VALIDATION_FAILED, "An email address is required")
+    check_email(email)
+    kind = body.type or ""
+    settings = auth.settings
+    redirect_to = mailer.referrer(settings, body.redirect_to, request.headers.get("referer"))
+    otp = mail.new_otp(settings.mail.otp_length)
+    hashed = mail.token_hash(email, otp)
+
+    def work(conn: Conn) -> dict[str, Any]:
+        nonlocal kind, hashed
+        user = find_user(conn, email=email)
+        if user is None:
+            if kind == "magiclink":
+                kind = "signup"
+            elif kind in ("recovery", "email_change_current", "email_change_new"):
+                raise AuthError(404, Code.USER_NOT_FOUND, "User with this email not found")
+        if kind in ("magiclink", "recovery"):
+            assert user is not None
+            conn.execute(
+                "update auth.users set recovery_token = %s, recovery_sent_at = now() where id = %s",
+                (hashed, user["id"]),
+            )
+            mail.save_one_time_token(conn, user["id"], "recovery_token", hashed, email)
+        elif kind == "invite":
+            user = _invited_user(conn, email, body.data)
+            conn.execute(
+                "update auth.users set confirmation_token = %s, confirmation_sent_at = now(),"
+                " invited_at = now() where id = %s",
+                (hashed, user["id"]),
+            )
+            mail.save_one_time_token(conn, user["id"], "confirmation_token", hashed, email)
+        elif kind == "signup":
+            if user is not None and user["email_confirmed_at"] is not None:
+                raise unprocessable(Code.EMAIL_EXISTS, DUPLICATE_EMAIL)
+            if user is None:
+                password = body.password if isinstance(body.password, str) else None
+                if password:
+                    check_new_password(settings, password)
+                user = create_user(
+                    conn,
+                    email=email,
+                    password=password or secrets.token_urlsafe(48),
+                    user_metadata=body.data or {},
+                    confirmed=False,
+                )
+            conn.execute(
+                "update auth.users set confirmation_token = %s, confirmation_sent_at = now()"
+                " where id = %s",
+                (hashed, user["id"]),
+            )
+            mail.save_one_time_token(conn, user["id"], "confirmation_token", hashed, email)
+        elif kind in ("email_change_current", "email_change_new"):
+            assert user is not None
+            if kind == "email_change_current" and not settings.mail.double_confirm_changes:
+                raise bad_request(
+                    Code.VALIDATION_FAILED,
+                    "Enable secure email change to generate link for current email",
+                )
+            new_email = (body.new_email or "").strip().lower()
+            if not new_email:
+                raise bad_request(Code.VALIDATION_FAILED, "An email address is required")
+            check_email(new_email)
+            taken = find_user(conn, email=new_email)
+            if taken is not None and taken["id"] != user["id"]:
+                raise unprocessable(Code.EMAIL_EXISTS, DUPLICATE_EMAIL)
+            current, new = "", ""
+            if kind == "email_change_current":
+                current = hashed
+            else:
+                new = hashed = mail.token_hash(new_email, otp)
+            conn.execute(
+                """
+                update auth.users set email_change = %s, email_change_token_current = %s,
+                       email_change_token_new = %s, email_change_confirm_status = 0,
+                       email_change_sent_at = now()
+                 where id = %s
+                """,
+                (new_email, current, new, user["id"]),
+            )
+            if current:
+                mail.save_one_time_token(
+                    conn, user["id"], "email_change_token_current", current, email
+                )
+            if new:
+                mail.save_one_time_token(conn, user["id"], "email_change_token_new", new, new_email)
+        else:
+            raise bad_request(
+                Code.VALIDATION_FAILED, f"Invalid email action link type requested: {kind}"
+            )
+        assert user is not None
+        link_type = "email_change" if kind.startswith("email_change") else kind
+        return {
+            **user_json(reload(conn, user)),
+            "action_link": mailer.action_url(settings, hashed, link_type, redirect_to),
+            "email_otp": otp,
+            "hashed_token": hashed,
+            "verification_type": kind,
+            "redirect_to": redirect_to,
+        }
+
+    return auth.store.transaction(work)
+
+
+ROUTES += [
+    Endpoint("POST", "/invite", invite, "Database error inviting user"),
+    Endpoint("POST", "/admin/generate_link", generate_link, "Database error generating link"),
 ]

@@ -50,7 +50,7 @@ def app_settings(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
     return {
         "external": {name: name == "email" for name in PROVIDERS},
         "disable_signup": not auth.settings.enable_signup,
-        "mailer_autoconfirm": True,
+        "mailer_autoconfirm": not auth.settings.mail.enable_confirmations,
         "phone_autoconfirm": False,
         "sms_provider": "",
         "saml_enabled": False,

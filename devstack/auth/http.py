@@ -13,26 +13,55 @@ from typing import Any
 
 import jwt
 import psycopg
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from devstack.auth.errors import AuthError, Code, OAuthError, bad_request, error_response
+from devstack.auth.ratelimit import Limits
 from devstack.auth.settings import AUDIENCE, AuthSettings
-from devstack.auth.store import Conn, Store, find_user
+from devstack.auth.store import Conn, Store, banned, find_user
 
 log = logging.getLogger("devstack.auth")
 
 ADMIN_ROLES = ("service_role", "supabase_admin")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# printable, no spaces or control characters, one @, a dot in the domain
+EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
+MAX_BODY_BYTES = 1 << 20  # the hosted server's limitRequestBody
+# the edge's header (Cloudflare's, set by the gateway here); X-Forwarded-For is the client's
+EDGE_IP_HEADER = "cf-connecting-ip"
 
 
 @dataclass(frozen=True)
 class Auth:
-    """The server's state that handlers read: settings and the store."""
+    """The server's state that handlers read: settings, the store, the rate limits."""
 
     settings: AuthSettings
     store: Store
+    limits: Limits
+
+
+def client_ip(request: Request) -> str | None:
+    return request.headers.get(EDGE_IP_HEADER) or None
+
+
+class Params(BaseModel):
+    """A request body as Go's decoder reads it into a struct: unknown keys ignored, a value
+    of the wrong JSON type refused (``bad_json``)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    @classmethod
+    def of(cls, params: dict[str, Any]) -> Any:
+        try:
+            return cls.model_validate(params)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise bad_request(
+                Code.BAD_JSON, f"Could not parse request body as JSON: {where}: {first['msg']}"
+            ) from exc
 
 
 Handler = Callable[[Auth, Request, dict[str, Any]], Any]
@@ -46,18 +75,43 @@ class Endpoint:
     path: str
     handler: Handler
     db_error: str = "Database error querying schema"
+    limit: str | None = None  # the rate-limit bucket (ratelimit.Limits.buckets)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 async def json_params(request: Request) -> dict[str, Any]:
-    body = await request.body()
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise AuthError(
+                413,
+                Code.REQUEST_ENTITY_TOO_LARGE,
+                f"Request body too large (max {MAX_BODY_BYTES} bytes)",
+            )
     if not body.strip():
         return {}
     try:
         params = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise bad_request(Code.BAD_JSON, f"Could not parse request body as JSON: {exc}") from exc
     if not isinstance(params, dict):
         raise bad_request(Code.BAD_JSON, "Could not parse request body as JSON: not an object")
+    # PostgreSQL's text and jsonb hold no NUL: refused here, as invalid input, not at the
+    # database as a failed statement
+    if _has_nul(params):
+        raise bad_request(
+            Code.VALIDATION_FAILED, "Request body must not contain NUL (\\u0000) characters"
+        )
     return params
 
 
@@ -116,6 +170,15 @@ def authenticated(conn: Conn, claims: dict[str, Any]) -> tuple[dict, str | None]
     return user, session_id
 
 
+def authenticated_unbanned(conn: Conn, claims: dict[str, Any]) -> tuple[dict, str | None]:
+    """As ``authenticated``, refusing a banned user whose token has not expired yet (the
+    hosted server checks the ban only at sign-in and refresh)."""
+    user, session_id = authenticated(conn, claims)
+    if banned(user):
+        raise AuthError(403, Code.USER_BANNED, "User is banned")
+    return user, session_id
+
+
 def check_audience(claims: dict[str, Any]) -> None:
     aud = claims.get("aud")
     auds = aud if isinstance(aud, list) else [aud]
@@ -124,7 +187,9 @@ def check_audience(claims: dict[str, Any]) -> None:
 
 
 def check_email(email: str) -> None:
-    if len(email) > 255 or not EMAIL_RE.match(email):
+    if len(email) > 255:
+        raise bad_request(Code.VALIDATION_FAILED, "An email address is too long")
+    if not EMAIL_RE.match(email):
         raise bad_request(
             Code.VALIDATION_FAILED, "Unable to validate email address: invalid format"
         )
@@ -133,6 +198,8 @@ def check_email(email: str) -> None:
 async def dispatch(auth: Auth, request: Request, endpoint: Endpoint) -> Response:
     try:
         params = await json_params(request) if request.method in ("POST", "PUT") else {}
+        if endpoint.limit is not None:
+            auth.limits.check(endpoint.limit, client_ip(request))
         result = await run_in_threadpool(endpoint.handler, auth, request, params)
     except (AuthError, OAuthError) as exc:
         return error_response(request, exc)

@@ -8,17 +8,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from devstack.auth import admin, health, logout, signup, token, user
+from devstack.auth import admin, health, logout, otp, signup, token, user, verify
 from devstack.auth.http import Auth, Endpoint, dispatch
 from devstack.auth.settings import PREFIX
 
 GROUPS = (
     health,  # GET /health, GET /settings
     signup,  # POST /signup
-    token,  # POST /token?grant_type=password|refresh_token
-    user,  # GET /user, PUT /user
+    token,  # POST /token?grant_type=password|refresh_token|pkce
+    verify,  # GET|POST /verify
+    otp,  # POST /otp, /magiclink, /recover, /resend
+    user,  # GET /user, PUT /user, GET /reauthenticate
     logout,  # POST /logout
-    admin,  # /admin/users[/{user_id}]
+    admin,  # /admin/users[/{user_id}], POST /invite, POST /admin/generate_link
 )
 
 

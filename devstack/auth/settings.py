@@ -3,11 +3,15 @@ so local behaviour follows the project's config."""
 
 from __future__ import annotations
 
+import os
+import re
 import string
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from devstack.auth.ratelimit import RateLimitSettings
 
 PREFIX = "/auth/v1"
 INSTANCE_ID = "00000000-0000-0000-0000-000000000000"
@@ -44,6 +48,52 @@ def access_token_hook(config_toml: Path) -> str | None:
     return f"{schema}.{function}"
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(value: Any, default: float) -> float:
+    """A Go duration as the CLI writes them (``"1s"``, ``"1m30s"``) in seconds."""
+    parts = _DURATION.findall(str(value))
+    if not parts:
+        return default
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+# [auth.email.template.<name>] of the CLI, and the mail type each one renders
+TEMPLATE_TYPES = (
+    "invite",
+    "confirmation",
+    "recovery",
+    "magic_link",
+    "email_change",
+    "reauthentication",
+)
+
+
+@dataclass(frozen=True)
+class EmailTemplate:
+    subject: str | None = None
+    content_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """``[auth.email]`` and where mail goes (the local inbox's SMTP server)."""
+
+    enable_confirmations: bool = False
+    double_confirm_changes: bool = True
+    secure_password_change: bool = False
+    max_frequency: float = 1.0
+    otp_length: int = 6
+    otp_expiry: int = 3600
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 54325
+    admin_email: str = "admin@email.com"
+    sender_name: str = "Supabase Auth"
+    templates: dict[str, EmailTemplate] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class AuthSettings:
     """What the server needs; the auth options come from supabase/config.toml ``[auth]``."""
@@ -59,10 +109,42 @@ class AuthSettings:
     refresh_token_reuse_interval: int = 10
     hook: str | None = None
     site_url: str = "http://127.0.0.1:3000"
+    additional_redirect_urls: tuple[str, ...] = ()
+    mail: MailSettings = field(default_factory=MailSettings)
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+
+    @property
+    def external_url(self) -> str:
+        """Where Auth is served (``.../auth/v1``): the base of e-mail links."""
+        return self.issuer
 
     @classmethod
-    def load(cls, *, db_url: str, jwt_secret: str, api_url: str, config_toml: Path) -> AuthSettings:
+    def load(
+        cls,
+        *,
+        db_url: str,
+        jwt_secret: str,
+        api_url: str,
+        config_toml: Path,
+        smtp_host: str | None = None,
+        smtp_port: int | None = None,
+    ) -> AuthSettings:
         auth = _read(config_toml).get("auth", {})
+        email = auth.get("email", {})
+        limits = auth.get("rate_limit", {})
+        smtp = email.get("smtp", {})
+        templates = {
+            name: EmailTemplate(
+                subject=email.get("template", {}).get(name, {}).get("subject"),
+                content_path=(
+                    config_toml.parent.parent / path
+                    if (path := email.get("template", {}).get(name, {}).get("content_path"))
+                    else None
+                ),
+            )
+            for name in TEMPLATE_TYPES
+        }
+        exempt = os.environ.get("AUTH_RATE_LIMIT_EXEMPT_IPS", "127.0.0.1,::1")
         return cls(
             db_url=db_url,
             jwt_secret=jwt_secret,
@@ -75,4 +157,25 @@ class AuthSettings:
             refresh_token_reuse_interval=int(auth.get("refresh_token_reuse_interval", 10)),
             hook=access_token_hook(config_toml),
             site_url=str(auth.get("site_url", "http://127.0.0.1:3000")),
+            additional_redirect_urls=tuple(auth.get("additional_redirect_urls", ())),
+            mail=MailSettings(
+                enable_confirmations=bool(email.get("enable_confirmations", False)),
+                double_confirm_changes=bool(email.get("double_confirm_changes", True)),
+                secure_password_change=bool(email.get("secure_password_change", False)),
+                max_frequency=duration_seconds(email.get("max_frequency", "1s"), 1.0),
+                otp_length=int(email.get("otp_length", 6)),
+                otp_expiry=int(email.get("otp_expiry", 3600)),
+                smtp_host=smtp_host or os.environ.get("SMTP_HOST", "127.0.0.1"),
+                smtp_port=smtp_port or int(os.environ.get("SMTP_PORT", "54325")),
+                admin_email=str(smtp.get("admin_email", "admin@email.com")),
+                sender_name=str(smtp.get("sender_name", "Supabase Auth")),
+                templates=templates,
+            ),
+            rate_limit=RateLimitSettings(
+                email_sent=int(limits.get("email_sent", 2)),
+                token_refresh=int(limits.get("token_refresh", 150)),
+                sign_in_sign_ups=int(limits.get("sign_in_sign_ups", 30)),
+                token_verifications=int(limits.get("token_verifications", 30)),
+                exempt_ips=frozenset(ip.strip() for ip in exempt.split(",") if ip.strip()),
+            ),
         )

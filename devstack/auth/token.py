@@ -1,5 +1,15 @@
-"""``POST /token?grant_type=password|refresh_token`` (internal/api/token.go,
-token_refresh.go)."""
+"""``POST /token?grant_type=password|refresh_token|pkce`` (internal/api/token.go,
+internal/tokens/service.go), all grants in the ``token`` rate-limit bucket.
+
+Refresh-token rotation, with the reuse rules the hosted server means:
+
+- a token has at most one successor: presenting a revoked token within
+  ``refresh_token_reuse_interval`` of its rotation answers the session's current token
+  (the client lost the answer, or two tabs refreshed at once) and mints nothing;
+- the interval counts from the token's first rotation (a replay does not restart it);
+- outside the interval the session ends (every token revoked); a family with no live token
+  stays dead, whatever the age of the token presented.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +18,32 @@ from typing import Any
 
 from starlette.requests import Request
 
+from devstack.auth import pkce
 from devstack.auth.errors import Code, OAuthError, bad_request, unprocessable
-from devstack.auth.http import Auth, Endpoint
-from devstack.auth.passwords import password_matches, weak_password
+from devstack.auth.http import Auth, Endpoint, Params
+from devstack.auth.passwords import hash_password, password_matches, weak_password
 from devstack.auth.store import Conn, banned, find_user
 from devstack.auth.tokens import Client, insert_refresh_token, start_session, token_response
 
 INVALID_LOGIN = "Invalid login credentials"
+# bcrypt of a random password at Auth's cost: checked when there is no user or no password,
+# so an unknown address takes as long as a wrong password
+_DUMMY_HASH = hash_password("no account has this password: 6f1c0d6e")
+
+
+class PasswordGrantParams(Params):
+    email: str | None = None
+    phone: str | None = None
+    password: str | None = None
+
+
+class RefreshGrantParams(Params):
+    refresh_token: str | None = None
+
+
+class PKCEGrantParams(Params):
+    auth_code: str | None = None
+    code_verifier: str | None = None
 
 
 def token(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
@@ -23,18 +52,21 @@ def token(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
         return password_grant(auth, request, params)
     if grant == "refresh_token":
         return refresh_grant(auth, request, params)
+    if grant == "pkce":
+        return pkce_grant(auth, request, params)
     raise bad_request(Code.INVALID_CREDENTIALS, "unsupported_grant_type")
 
 
 def password_grant(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
-    email = str(params.get("email") or "")
-    password = str(params.get("password") or "")
-    if email and params.get("phone"):
+    body = PasswordGrantParams.of(params)
+    email = body.email or ""
+    password = body.password or ""
+    if email and body.phone:
         raise bad_request(
             Code.VALIDATION_FAILED,
             "Only an email address or phone number should be provided on login.",
         )
-    if params.get("phone"):
+    if body.phone:
         raise unprocessable(Code.PHONE_PROVIDER_DISABLED, "Phone logins are disabled")
     if not email:
         raise bad_request(Code.VALIDATION_FAILED, "missing email or phone")
@@ -42,12 +74,13 @@ def password_grant(auth: Auth, request: Request, params: dict) -> dict[str, Any]
 
     def work(conn: Conn) -> dict[str, Any]:
         user = find_user(conn, email=email)
-        if user is None or not user["encrypted_password"]:
+        encrypted = user["encrypted_password"] if user is not None else None
+        matches = password_matches(password, encrypted or _DUMMY_HASH)
+        if user is None or not encrypted or not matches:
             raise bad_request(Code.INVALID_CREDENTIALS, INVALID_LOGIN)
+        # only the person who knows the password learns of the ban
         if banned(user):
             raise bad_request(Code.USER_BANNED, "User is banned")
-        if not password_matches(password, user["encrypted_password"]):
-            raise bad_request(Code.INVALID_CREDENTIALS, INVALID_LOGIN)
         if user["email_confirmed_at"] is None:
             raise bad_request(Code.EMAIL_NOT_CONFIRMED, "Email not confirmed")
         response = start_session(conn, settings, user, Client.of(request), "password")
@@ -59,9 +92,37 @@ def password_grant(auth: Auth, request: Request, params: dict) -> dict[str, Any]
     return auth.store.transaction(work)
 
 
+def pkce_grant(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
+    body = PKCEGrantParams.of(params)
+    if not body.auth_code or not body.code_verifier:
+        raise bad_request(
+            Code.VALIDATION_FAILED,
+            "invalid request: both auth code and code verifier should be non-empty",
+        )
+
+    def work(conn: Conn) -> dict[str, Any]:
+        flow = pkce.take_flow_state(conn, str(body.auth_code), str(body.code_verifier))
+        user = find_user(conn, user_id=str(flow["user_id"]))
+        if user is None:
+            raise bad_request(Code.USER_NOT_FOUND, "User not found")
+        if banned(user):
+            raise bad_request(Code.USER_BANNED, "User is banned")
+        return start_session(
+            conn, auth.settings, user, Client.of(request), flow["authentication_method"]
+        )
+
+    return auth.store.transaction(work)
+
+
+def _not_found() -> Exception:
+    return bad_request(
+        Code.REFRESH_TOKEN_NOT_FOUND, "Invalid Refresh Token: Refresh Token Not Found"
+    )
+
+
 def refresh_grant(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
-    presented = params.get("refresh_token")
-    if not presented or not isinstance(presented, str):
+    presented = RefreshGrantParams.of(params).refresh_token
+    if not presented:
         raise OAuthError("invalid_request", "refresh_token required")
     settings = auth.settings
     client = Client.of(request)
@@ -72,14 +133,10 @@ def refresh_grant(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
             "select * from auth.refresh_tokens where token = %s for update", (presented,)
         ).fetchone()
         if token is None:
-            raise bad_request(
-                Code.REFRESH_TOKEN_NOT_FOUND, "Invalid Refresh Token: Refresh Token Not Found"
-            )
+            raise _not_found()
         user = find_user(conn, user_id=token["user_id"])
         if user is None:
-            raise bad_request(
-                Code.REFRESH_TOKEN_NOT_FOUND, "Invalid Refresh Token: Refresh Token Not Found"
-            )
+            raise _not_found()
         if banned(user):
             raise bad_request(Code.USER_BANNED, "Invalid Refresh Token: User Banned")
         session = None
@@ -102,26 +159,30 @@ def refresh_grant(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
                 """,
                 (session["id"],),
             ).fetchone()
-            if active is not None and active["parent"] == token["token"]:
-                issued = active["token"]  # a retry of the last refresh: same answer
+            # updated_at of a revoked token is the time of its rotation: never touched again
+            reuse_until = token["updated_at"] + dt.timedelta(
+                seconds=settings.refresh_token_reuse_interval
+            )
+            if active is not None and (
+                active["parent"] == token["token"] or dt.datetime.now(dt.UTC) <= reuse_until
+            ):
+                # the client lost the answer (its successor is live) or refreshed twice at
+                # once: the session's live token, never a second successor
+                issued = active["token"]
             else:
-                reuse_until = token["updated_at"] + dt.timedelta(
-                    seconds=settings.refresh_token_reuse_interval
-                )
-                if dt.datetime.now(dt.UTC) > reuse_until:
-                    if settings.refresh_token_rotation:
-                        conn.execute(
-                            """
-                            update auth.refresh_tokens set revoked = true, updated_at = now()
-                             where session_id = %s and not revoked
-                            """,
-                            (session["id"],),
-                        )
-                    # committed (the session's tokens stay revoked), then refused
-                    outcome["error"] = bad_request(
-                        Code.REFRESH_TOKEN_ALREADY_USED, "Invalid Refresh Token: Already Used"
+                if settings.refresh_token_rotation:
+                    conn.execute(
+                        """
+                        update auth.refresh_tokens set revoked = true, updated_at = now()
+                         where session_id = %s and not revoked
+                        """,
+                        (session["id"],),
                     )
-                    return None
+                # committed (the session's tokens stay revoked), then refused
+                outcome["error"] = bad_request(
+                    Code.REFRESH_TOKEN_ALREADY_USED, "Invalid Refresh Token: Already Used"
+                )
+                return None
         if issued is None:
             conn.execute(
                 "update auth.refresh_tokens set revoked = true, updated_at = now() where id = %s",
@@ -144,4 +205,4 @@ def refresh_grant(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
     return result
 
 
-ROUTES = [Endpoint("POST", "/token", token, "Database error granting user")]
+ROUTES = [Endpoint("POST", "/token", token, "Database error granting user", limit="token")]

@@ -35,9 +35,9 @@ class Client:
 
     @classmethod
     def of(cls, request: Request) -> Client:
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-        ip = forwarded or (request.client.host if request.client else None)
-        return cls(request.headers.get("user-agent"), ip)
+        """The edge's address (``cf-connecting-ip``, which the gateway sets and a client
+        cannot), never ``X-Forwarded-For``, which any client writes."""
+        return cls(request.headers.get("user-agent"), request.headers.get("cf-connecting-ip"))
 
 
 def _new_refresh_token() -> str:
