@@ -54,6 +54,9 @@ HOP_BY_HOP = {
 NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
 # set by the edge only (see RestProxy.handle)
 EDGE_HEADERS = {"cf-connecting-ip", "sb-request-id"}
+# Auth routes the hosted gateway serves without an apikey (Kong's auth-v1-open routes):
+# browsers reach them from a mail's link or a provider's redirect
+AUTH_OPEN_PATHS = {"/auth/v1/verify", "/auth/v1/callback", "/auth/v1/authorize"}
 
 
 def _error(status: int, message: str, hint: str | None = None) -> JSONResponse:
@@ -99,7 +102,9 @@ def auth_routes(env: dict[str, str], config_toml: Path, api_keys: set[str]) -> l
         inner = route.endpoint
 
         async def guarded(request: Request, inner: Any = inner) -> Response:
-            refused = check_apikey(request, api_keys)
+            # the hosted gateway's open Auth routes: a link in a mail carries no apikey
+            open_route = request.url.path in AUTH_OPEN_PATHS and request.method == "GET"
+            refused = None if open_route else check_apikey(request, api_keys)
             if refused is not None:
                 return refused
             # as the hosted edge does in front of Auth: the connecting address and a

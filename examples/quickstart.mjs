@@ -1,8 +1,9 @@
-// supabase-js against the local stack: sign up, create a project, upload a file through the
-// files function, list the project's files. Knows only API_URL and ANON_KEY:
+// supabase-js against the local stack: sign up (confirming the address with the code of the
+// confirmation mail, read from the local inbox), create a project, upload a file through the
+// files function, list the project's files. Knows only API_URL, ANON_KEY and MAILPIT_URL:
 //
 //   eval "$(make -s status 2>/dev/null)"
-//   API_URL=$API_URL ANON_KEY=$ANON_KEY node examples/quickstart.mjs
+//   API_URL=$API_URL ANON_KEY=$ANON_KEY MAILPIT_URL=$MAILPIT_URL node examples/quickstart.mjs
 //
 // (Node 20 has no global WebSocket, so Realtime gets the `ws` package as its transport.)
 import { createHash, randomUUID } from "node:crypto";
@@ -23,15 +24,33 @@ const fail = (step, error) => {
   process.exit(1);
 };
 
-// 1. sign up (e-mail addresses are confirmed at once locally: a session comes back)
+// 1. sign up, then confirm the address with the code of the confirmation mail (read from the
+//    local inbox through Mailpit's API, as a person reads their mail)
 const id = randomUUID().slice(0, 8);
-const { data: auth, error: signUpError } = await supabase.auth.signUp({
-  email: `example-${id}@example.test`,
-  password: "example-password",
+const email = `example-${id}@example.test`;
+const { error: signUpError } = await supabase.auth.signUp({
+  email,
+  password: "example-passw0rd",
   options: { data: { full_name: "Example Person", username: `example_${id}`,
                      persona: "solo_entrepreneur" } },
 });
 if (signUpError) fail("sign-up", signUpError);
+const mailpit = process.env.MAILPIT_URL ?? "http://127.0.0.1:54324";
+let code;
+for (let i = 0; i < 100 && !code; i++) {
+  const found = await (await fetch(
+    `${mailpit}/api/v1/search?query=${encodeURIComponent(`to:${email}`)}`)).json();
+  if (found.messages_count) {
+    const message = await (await fetch(`${mailpit}/api/v1/message/${found.messages[0].ID}`)).json();
+    code = message.Text.match(/\b(\d{6})\b/)?.[1];
+  }
+  if (!code) await new Promise((resolve) => setTimeout(resolve, 200));
+}
+if (!code) fail("confirmation mail", { message: `no mail to ${email} at ${mailpit}` });
+const { data: auth, error: confirmError } = await supabase.auth.verifyOtp({
+  email, token: code, type: "signup",
+});
+if (confirmError) fail("confirm", confirmError);
 console.log(`signed up: ${auth.user.email}`);
 
 // 2. a project (the creator becomes its owner)

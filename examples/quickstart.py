@@ -1,8 +1,10 @@
-"""supabase-py against the local stack: sign up, create a project, upload a file through the
-files function, list the project's files. Knows only API_URL and ANON_KEY:
+"""supabase-py against the local stack: sign up (confirming the address with the code the
+confirmation mail carries, read from the local inbox), create a project, upload a file through
+the files function, list the project's files. Knows only API_URL, ANON_KEY and MAILPIT_URL:
 
     eval "$(make -s status 2>/dev/null)"
-    API_URL=$API_URL ANON_KEY=$ANON_KEY .venv/bin/python examples/quickstart.py
+    API_URL=$API_URL ANON_KEY=$ANON_KEY MAILPIT_URL=$MAILPIT_URL \\
+      .venv/bin/python examples/quickstart.py
 """
 
 from __future__ import annotations
@@ -10,12 +12,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 import uuid
 
 import httpx
 from supabase import create_client
+
+
+def mailed_code(mailpit_url: str, email: str) -> str:
+    """The 6-digit code of the newest mail to ``email`` (Mailpit's API: the local inbox)."""
+    for _ in range(100):
+        found = httpx.get(f"{mailpit_url}/api/v1/search", params={"query": f"to:{email}"}).json()
+        if found["messages_count"]:
+            message = httpx.get(f"{mailpit_url}/api/v1/message/{found['messages'][0]['ID']}")
+            match = re.search(r"\b(\d{6})\b", message.json()["Text"])
+            if match:
+                return match.group(1)
+        time.sleep(0.2)
+    raise RuntimeError(f"no confirmation mail to {email} at {mailpit_url}")
 
 
 def main() -> int:
@@ -25,15 +41,19 @@ def main() -> int:
         return 2
     supabase = create_client(api_url, anon_key)
 
-    # 1. sign up (e-mail addresses are confirmed at once locally: a session comes back)
+    # 1. sign up, then confirm the address with the code of the confirmation mail
     run = uuid.uuid4().hex[:8]
-    auth = supabase.auth.sign_up(
+    email = f"example-{run}@example.test"
+    supabase.auth.sign_up(
         {
-            "email": f"example-{run}@example.test",
-            "password": "example-password",
+            "email": email,
+            "password": "example-passw0rd",
             "options": {"data": {"full_name": "Example Person", "username": f"example_{run}"}},
         }
     )
+    mailpit_url = os.environ.get("MAILPIT_URL", "http://127.0.0.1:54324")
+    code = mailed_code(mailpit_url, email)
+    auth = supabase.auth.verify_otp({"email": email, "token": code, "type": "signup"})
     print(f"signed up: {auth.user.email}")
 
     # 2. a project (the creator becomes its owner)

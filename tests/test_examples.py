@@ -1,5 +1,6 @@
 """The scripts in examples/ run against the local stack as a frontend developer runs them,
-knowing only API_URL and ANON_KEY, and end with the uploaded file listed as ready."""
+knowing only API_URL, ANON_KEY and MAILPIT_URL (the confirmation mail's code), and end with
+the uploaded file listed as ready."""
 
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ def test_example_signs_up_creates_a_project_uploads_and_lists_a_file(
         for key, value in os.environ.items()
         if not key.startswith(("SUPABASE_", "SERVICE_ROLE", "JWT_", "DB_URL"))
     }
-    env.update(API_URL=stack.env["API_URL"], ANON_KEY=stack.env["ANON_KEY"])
+    env.update(
+        API_URL=stack.env["API_URL"],
+        ANON_KEY=stack.env["ANON_KEY"],
+        MAILPIT_URL=stack.env["MAILPIT_URL"],
+    )
     result = subprocess.run(
         EXAMPLES[sdk](),
         cwd=stack.cfg.root,
