@@ -1,12 +1,13 @@
 """``[auth.rate_limit]`` as the hosted server applies it (internal/api/apilimiter): token
 buckets per client IP (the edge's ``cf-connecting-ip``), 429 ``over_request_rate_limit``;
-e-mail sending limited per hour for the whole project, 429 ``over_email_send_rate_limit``.
+e-mail sending limited per hour, 429 ``over_email_send_rate_limit``.
 
 - ``token``: every ``POST /token`` grant; ``token_refresh`` per 5 minutes, burst 30.
 - ``verify``: ``/verify``; ``token_verifications`` per 5 minutes, burst 30.
 - ``signup``, ``recover``, ``resend``, ``magiclink``, ``otp``, ``user`` (``PUT /user``): each
   its own bucket of ``sign_in_sign_ups`` per 5 minutes, burst 30.
-- ``email_sent`` messages per hour, all addresses together.
+- ``email_sent`` messages per hour and client IP. (The hosted server counts them for the
+  whole project: stricter. Per IP here, so that one test's mail never refuses another's.)
 
 Requests from ``AUTH_RATE_LIMIT_EXEMPT_IPS`` (default the loopback addresses the test suite
 and a developer's browser use) are not limited: the hosted server limits only requests that
@@ -52,20 +53,21 @@ class TokenBucket:
 
 @dataclass
 class IntervalLimiter:
-    """Auth's e-mail limiter: ``count`` events per ``interval`` seconds, then refuse."""
+    """Auth's e-mail limiter: ``count`` events per ``interval`` seconds per key, then refuse."""
 
     count: int
     interval: float = HOUR
-    _events: list[float] = field(default_factory=list)
+    _events: dict[str, list[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def allow(self) -> bool:
+    def allow(self, key: str) -> bool:
         now = time.monotonic()
         with self._lock:
-            self._events = [t for t in self._events if now - t < self.interval]
-            if len(self._events) >= self.count:
+            events = [t for t in self._events.get(key, []) if now - t < self.interval]
+            if len(events) >= self.count:
+                self._events[key] = events
                 return False
-            self._events.append(now)
+            self._events[key] = [*events, now]
             return True
 
 
@@ -102,5 +104,5 @@ class Limits:
     def check_email(self, ip: str | None) -> None:
         if self.exempt(ip):
             return
-        if not self.email.allow():
+        if not self.email.allow(ip or ""):
             raise too_many_requests(Code.OVER_EMAIL_SEND_RATE_LIMIT, "Email rate limit exceeded")
