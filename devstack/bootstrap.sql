@@ -197,6 +197,26 @@ alter table auth.sessions enable row level security;
 alter table auth.refresh_tokens enable row level security;
 grant select on auth.identities, auth.sessions, auth.refresh_tokens to postgres with grant option;
 
+-- How each session was proven: the access token's amr claim (supabase/auth migrations
+-- 20221003041349, 20221011041400)
+create table if not exists auth.mfa_amr_claims (
+  session_id uuid not null,
+  created_at timestamptz not null,
+  updated_at timestamptz not null,
+  authentication_method text not null,
+  id uuid not null,
+  constraint amr_id_pk primary key (id),
+  constraint mfa_amr_claims_session_id_authentication_method_pkey
+    unique (session_id, authentication_method),
+  constraint mfa_amr_claims_session_id_fkey foreign key (session_id)
+    references auth.sessions (id) on delete cascade
+);
+comment on table auth.mfa_amr_claims is
+  'auth: stores authenticator method reference claims for multi factor authentication';
+alter table auth.mfa_amr_claims owner to supabase_auth_admin;
+alter table auth.mfa_amr_claims enable row level security;
+grant select on auth.mfa_amr_claims to postgres with grant option;
+
 -- PKCE and OAuth flows (supabase/auth migrations 20230322519590, 20230402418590,
 -- 20240306115329, 20260115000000)
 do $$ begin

@@ -9,9 +9,10 @@ the same wire format; the modules follow that server's seams:
 - ``settings`` (``[auth]`` of supabase/config.toml), ``errors`` (codes and the two error
   shapes), ``store`` (SQL), ``passwords``, ``models`` (user JSON), ``tokens`` (sessions,
   refresh tokens, access tokens and the custom access token hook), ``http`` (body, bearer,
-  dispatch);
+  dispatch), ``ratelimit``, ``mailer`` (templates, SMTP), ``mail`` (codes and token hashes of
+  the mails), ``pkce`` (flow states);
 - one module per endpoint group, listed in ``router.GROUPS``: ``health``, ``signup``,
-  ``token``, ``user``, ``logout``, ``admin``.
+  ``token``, ``verify``, ``otp``, ``user``, ``logout``, ``admin``.
 
 Details and the hosted settings the guarantees depend on: docs/auth.md.
 """

@@ -71,6 +71,14 @@ def start_session(
         (session_id, user_id, client.user_agent, client.ip),
     )
     refresh = insert_refresh_token(conn, user_id, session_id, None)
+    conn.execute(
+        """
+        insert into auth.mfa_amr_claims (id, session_id, created_at, updated_at,
+                                         authentication_method)
+        values (%s, %s, now(), now(), %s)
+        """,
+        (str(uuid.uuid4()), session_id, method),
+    )
     conn.execute("update auth.users set last_sign_in_at = now() where id = %s", (user_id,))
     user = find_user(conn, user_id=user_id) or user
     return token_response(conn, settings, user, session_id, refresh, method)
@@ -121,7 +129,17 @@ def access_token(
     claims["role"] = user["role"] or AUDIENCE
     claims["phone"] = user["phone"] or ""
     claims["session_id"] = session_id
-    claims["amr"] = [{"method": "password", "timestamp": int(session_created.timestamp())}]
+    # how the session was proven (auth.mfa_amr_claims), newest first, as the hosted server
+    # builds amr: a refresh keeps them
+    rows = conn.execute(
+        "select authentication_method, created_at from auth.mfa_amr_claims"
+        " where session_id = %s order by created_at desc",
+        (session_id,),
+    ).fetchall()
+    claims["amr"] = [
+        {"method": r["authentication_method"], "timestamp": int(r["created_at"].timestamp())}
+        for r in rows
+    ] or [{"method": "password", "timestamp": int(session_created.timestamp())}]
     if settings.hook is not None:
         claims = run_hook(conn, settings.hook, str(user["id"]), claims, method)
     return jwts.sign(claims, settings.jwt_secret), int(claims["exp"])
