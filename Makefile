@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate policy-migration test lint deps postgresql invoke package bench bench-functions bench-stall bench-documents bench-integrations types backup restore
+.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql invoke package bench bench-functions bench-stall bench-documents bench-integrations types backup restore
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -25,9 +25,12 @@ token: deps ## make token EMAIL=alice@example.com
 migrate: deps ## apply pending migrations (local, or DB_URL=postgresql://...)
 	@$(DEVSTACK) migrate $(if $(DB_URL),--db-url "$(DB_URL)") $(if $(INCLUDE_ALL),--include-all)
 
-policy-migration: deps ## make policy-migration NAME=members_can_comment
-	@test -n "$(NAME)" || { echo "usage: make policy-migration NAME=what_changed" >&2; exit 2; }
-	@$(DEVSTACK) policy-migration --name "$(NAME)"
+migration: deps ## make migration NAME=members_can_comment: supabase/schemas/ + policies/ -> a new migration
+	@test -n "$(NAME)" || { echo "usage: make migration NAME=what_changed" >&2; exit 2; }
+	@$(DEVSTACK) migration --name "$(NAME)"
+
+schema-diff: deps ## how migrations/ and the declared schema differ (empty: in sync)
+	@$(DEVSTACK) schema-diff
 
 backup: deps ## pg_dump to the backup bucket (BACKUP_DIR=folder instead; BACKUP_RETENTION_DAYS=30; DB_URL=...)
 	@$(DEVSTACK) backup $(if $(DB_URL),--db-url "$(DB_URL)") $(if $(BACKUP_DIR),--dir "$(BACKUP_DIR)") --retention-days $(or $(BACKUP_RETENTION_DAYS),30)

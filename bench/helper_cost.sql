@@ -1,5 +1,5 @@
 -- Per-request cost of the list helpers, before and after
--- 20261130015549_helpers_check_active_user.sql and the request hook, measured in SQL (no HTTP,
+-- the helpers now in supabase/schemas/ and the request hook, measured in SQL (no HTTP,
 -- no load tool): each iteration does what one list request does in Postgres before its
 -- index scan. "before": is_active_user() + the old my_project_ids()/my_conversation_ids()
 -- (copied into a scratch schema, rolled back); "after": the db-pre-request hook + the new

@@ -105,7 +105,7 @@ What the figures say, and what they led to:
 - That fixed cost was two security definer calls per list (`private.is_active_user()` and
   `my_project_ids()` or `my_conversation_ids()`), each switching user and search_path and
   running its own query, and each parsing the token's claims (JSON) in `auth.uid()`. Now
-  (migrations `20261130015549_helpers_check_active_user.sql` and the next) the two
+  (`supabase/schemas/projects.sql`, `chat.sql`) the two
   membership helpers return nothing for a disabled user, so the task, message and file list
   policies call one helper; and the per-user request cap (`db-pre-request`
   `private.limit_concurrent_requests()`, run before every request on both sides; it returns
@@ -119,7 +119,7 @@ What the figures say, and what they led to:
   once, on both sides.
 - The helpers are PL/pgSQL so their plans are cached per connection (a `language sql`
   security definer function is re-planned on every call); see
-  `migrations/20261123130000_policy_helpers_plpgsql.sql`.
+  `supabase/schemas/projects.sql`.
 - Message search is faster as a member because the two sides are different queries: the RPC
   looks only at the caller's conversations, while the bypass side is the plain PostgREST
   full-text filter, which the planner answers by intersecting the GIN index's matches for the

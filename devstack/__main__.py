@@ -26,11 +26,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --db-url: also apply files older than the newest applied migration",
     )
-    policy = sub.add_parser(
-        "policy-migration", help="write a migration holding policies/ minus migrations/"
+    migration = sub.add_parser(
+        "migration", help="write a migration: the declared schema minus migrations/"
     )
-    policy.add_argument("--name", required=True)
-    sub.add_parser("policy-diff", help="print the policies/ vs migrations/ difference")
+    migration.add_argument("--name", required=True)
+    sub.add_parser(
+        "schema-diff", help="print how migrations/ and the declared schema differ (pg_dump lines)"
+    )
     bak = sub.add_parser("backup", help="pg_dump to the backup bucket (or --dir), with retention")
     bak.add_argument("--db-url", help="database to dump (default: the local database)")
     bak.add_argument("--dir", help="store in this folder instead of the backup bucket")
@@ -58,13 +60,14 @@ def main(argv: list[str] | None = None) -> int:
             print(stack.token(cfg, args.email))
         elif args.command == "migrate":
             print(stack.migrate(cfg, args.db_url, include_all=args.include_all), end="")
-        elif args.command in ("policy-migration", "policy-diff"):
-            from devstack import policies
+        elif args.command in ("migration", "schema-diff"):
+            from devstack import schema
 
-            if args.command == "policy-diff":
-                print(policies.diff(cfg), end="")
-            else:
-                policies.write_migration(cfg, args.name)
+            if args.command == "schema-diff":
+                difference = schema.compare(cfg)
+                print(difference or "in sync: migrations/ builds the declared schema")
+                return 1 if difference else 0
+            schema.write_migration(cfg, args.name)
         elif args.command in ("backup", "restore", "backups"):
             from devstack import backup
 

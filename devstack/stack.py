@@ -31,6 +31,14 @@ def _lock(cfg: Config) -> contextlib.AbstractContextManager[None]:
 def migrate_local(cfg: Config) -> str:
     """Bootstrap (local only) then pending migrations via the Supabase CLI; reload PostgREST."""
     with _lock(cfg):
+        gone = supabase_cli.unknown(cfg, cfg.db_url())
+        if gone:
+            raise StackError(
+                f"the local database applied {len(gone)} migration(s) that migrations/ no longer "
+                f"holds ({gone[0]}…): the history was rewritten (the baseline of 2026-12-03 "
+                "replaced the older migrations)",
+                hint="`make reset` rebuilds the local database from migrations/ (its data is lost)",
+            )
         postgres.apply_bootstrap(cfg)
         # Locally the database follows the files, including ones that arrive out of order.
         output = supabase_cli.db_push(cfg, cfg.db_url(), skip_if_current=True, include_all=True)
@@ -123,7 +131,7 @@ def _up(cfg: Config) -> None:
     status(cfg)
     if migration_error is not None:
         raise MigrationsFailedError(
-            "the stack is up but migrations failed (see above); fix and `make migrate`"
+            f"the stack is up but migrations failed; fix and `make migrate`: {migration_error}"
         )
 
 

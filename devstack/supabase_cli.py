@@ -54,19 +54,29 @@ def migration_files(cfg: Config) -> dict[str, str]:
     return {p.name.split("_", 1)[0]: p.name for p in cfg.migrations_dir.glob("*.sql")}
 
 
-def pending(cfg: Config, db_url: str) -> list[str]:
-    """Migration files whose version is not in the database's history (a quick read; the
-    CLI still decides and applies)."""
-    versions = migration_files(cfg)
+def applied(db_url: str) -> set[str]:
+    """The versions in the database's migration history."""
     with psycopg.connect(db_url, connect_timeout=10) as conn:
         exists = conn.execute(
             "select to_regclass('supabase_migrations.schema_migrations') is not null"
         ).fetchone()
-        applied: set[str] = set()
-        if exists and exists[0]:
-            rows = conn.execute("select version from supabase_migrations.schema_migrations")
-            applied = {row[0] for row in rows}
-    return sorted(name for version, name in versions.items() if version not in applied)
+        if not (exists and exists[0]):
+            return set()
+        rows = conn.execute("select version from supabase_migrations.schema_migrations")
+        return {row[0] for row in rows}
+
+
+def pending(cfg: Config, db_url: str) -> list[str]:
+    """Migration files whose version is not in the database's history (a quick read; the
+    CLI still decides and applies)."""
+    done = applied(db_url)
+    return sorted(name for version, name in migration_files(cfg).items() if version not in done)
+
+
+def unknown(cfg: Config, db_url: str) -> list[str]:
+    """Versions the database has applied that migrations/ no longer holds (a rewritten
+    history, such as the baseline of 2026-12-03 that replaced the 59 migrations before it)."""
+    return sorted(applied(db_url) - set(migration_files(cfg)))
 
 
 def db_push(

@@ -1,18 +1,15 @@
--- Activity stream and dashboards
+-- Activity: who may do what
 --
--- Idempotent and readable on its own; the same statements are in the migrations.
--- Edit here, then `make policy-migration NAME=...` writes the migration.
+-- The policies of supabase/schemas/activity.sql. Edit here, then `make migration NAME=...`
+-- writes the migration.
 
+-- public.activity_events ----------------------------------------------------------------
 alter table public.activity_events enable row level security;
-alter table public.dashboards enable row level security;
 
--- public.activity_events ----------------------------------------------------
-drop policy if exists "members read their projects' activity" on public.activity_events;
 create policy "members read their projects' activity"
   on public.activity_events for select to authenticated
   using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));
 
-drop policy if exists "editors record manual activity as themselves" on public.activity_events;
 create policy "editors record manual activity as themselves"
   on public.activity_events for insert to authenticated
   with check (
@@ -22,13 +19,13 @@ create policy "editors record manual activity as themselves"
     and project_id = any (array(select private.my_project_ids_with_role('editor')))
   );
 
--- public.dashboards ---------------------------------------------------------
-drop policy if exists "members read their projects' dashboards" on public.dashboards;
+-- public.dashboards ---------------------------------------------------------------------
+alter table public.dashboards enable row level security;
+
 create policy "members read their projects' dashboards"
   on public.dashboards for select to authenticated
   using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));
 
-drop policy if exists "members create their own dashboards" on public.dashboards;
 create policy "members create their own dashboards"
   on public.dashboards for insert to authenticated
   with check (
@@ -39,7 +36,6 @@ create policy "members create their own dashboards"
 
 -- only while they are members: someone who left the project no longer changes what its
 -- members read (an unfiltered PATCH reached such dashboards; the read policy hid them)
-drop policy if exists "owners edit their dashboards" on public.dashboards;
 create policy "owners edit their dashboards"
   on public.dashboards for update to authenticated
   using (
@@ -53,7 +49,6 @@ create policy "owners edit their dashboards"
     and project_id = any (array(select private.my_project_ids()))
   );
 
-drop policy if exists "owners delete their dashboards" on public.dashboards;
 create policy "owners delete their dashboards"
   on public.dashboards for delete to authenticated
   using (

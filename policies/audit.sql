@@ -1,12 +1,11 @@
--- Audit trail (append-only)
+-- Audit trail: who may do what
 --
--- Idempotent and readable on its own; the same statements are in the migrations.
--- Edit here, then `make policy-migration NAME=...` writes the migration.
+-- The policies of supabase/schemas/audit.sql. Edit here, then `make migration NAME=...`
+-- writes the migration.
 
+-- public.audit_logs ---------------------------------------------------------------------
 alter table public.audit_logs enable row level security;
 
--- public.audit_logs ---------------------------------------------------------
-drop policy if exists "people read their own entries; project admins their project's" on public.audit_logs;
 create policy "people read their own entries; project admins their project's"
   on public.audit_logs for select to authenticated
   using (
@@ -18,12 +17,11 @@ create policy "people read their own entries; project admins their project's"
     )
   );
 
--- public.audit_log_origins --------------------------------------------------
+-- public.audit_log_origins --------------------------------------------------------------
 -- an entry's IP and user agent: the person who acted, and platform admins
 -- (visible_user_role_ids() is "myself, or everyone for a platform admin")
 alter table public.audit_log_origins enable row level security;
 
-drop policy if exists "people read where they acted from; platform admins read all" on public.audit_log_origins;
 create policy "people read where they acted from; platform admins read all"
   on public.audit_log_origins for select to authenticated
   using (

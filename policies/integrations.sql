@@ -1,19 +1,20 @@
--- Integrations (token material is not exposed at all)
+-- Integrations: who may do what
 --
--- Idempotent and readable on its own; the same statements are in the migrations.
--- Edit here, then `make policy-migration NAME=...` writes the migration.
+-- The policies of supabase/schemas/integrations.sql. Edit here, then `make migration NAME=...`
+-- writes the migration.
 
+-- Tables in the private schema are never exposed by PostgREST and no client role is granted
+-- them. RLS is on anyway, and the one restrictive policy says in words what the grants already
+-- do, so a grant made by mistake still shows no row. The service role (bypassrls) and the
+-- security definer helpers (owned by postgres, the tables' owner) are unaffected.
+
+-- public.integrations -------------------------------------------------------------------
 alter table public.integrations enable row level security;
-alter table public.integration_links enable row level security;
-alter table public.integration_syncs enable row level security;
 
--- public.integrations -------------------------------------------------------
-drop policy if exists "people read their own integrations" on public.integrations;
 create policy "people read their own integrations"
   on public.integrations for select to authenticated
   using ((select private.is_active_user()) and user_id = (select auth.uid()));
 
-drop policy if exists "people connect integrations for themselves" on public.integrations;
 create policy "people connect integrations for themselves"
   on public.integrations for insert to authenticated
   with check (
@@ -23,7 +24,6 @@ create policy "people connect integrations for themselves"
     and (project_id is null or project_id = any (array(select private.my_project_ids_with_role('admin'))))
   );
 
-drop policy if exists "people update their own integrations" on public.integrations;
 create policy "people update their own integrations"
   on public.integrations for update to authenticated
   using ((select private.can_write()) and user_id = (select auth.uid()))
@@ -33,21 +33,50 @@ create policy "people update their own integrations"
     and (project_id is null or project_id = any (array(select private.my_project_ids_with_role('admin'))))
   );
 
-drop policy if exists "people disconnect their own integrations" on public.integrations;
 create policy "people disconnect their own integrations"
   on public.integrations for delete to authenticated
   using ((select private.can_write()) and user_id = (select auth.uid()));
 
--- public.integration_links ----------------------------------------------------
+-- public.integration_links --------------------------------------------------------------
+alter table public.integration_links enable row level security;
+
 -- written by the integrations function (rpc link_integration_item, the sync worker)
-drop policy if exists "members read their projects' integration links" on public.integration_links;
 create policy "members read their projects' integration links"
   on public.integration_links for select to authenticated
   using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));
 
--- public.integration_syncs ----------------------------------------------------
+-- public.integration_syncs --------------------------------------------------------------
+alter table public.integration_syncs enable row level security;
+
 -- sync jobs: rpc queue_integration_sync (the owner), the schedule and the worker write them
-drop policy if exists "members read their projects' integration syncs" on public.integration_syncs;
 create policy "members read their projects' integration syncs"
   on public.integration_syncs for select to authenticated
   using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));
+
+-- private.integration_credentials -------------------------------------------------------
+alter table private.integration_credentials enable row level security;
+
+create policy "clients never touch integration credentials"
+  on private.integration_credentials as restrictive for all to anon, authenticated
+  using (false) with check (false);
+
+-- private.oauth_states ------------------------------------------------------------------
+alter table private.oauth_states enable row level security;
+
+create policy "clients never touch oauth states"
+  on private.oauth_states as restrictive for all to anon, authenticated
+  using (false) with check (false);
+
+-- private.integration_webhook_secrets ---------------------------------------------------
+alter table private.integration_webhook_secrets enable row level security;
+
+create policy "clients never touch webhook secrets"
+  on private.integration_webhook_secrets as restrictive for all to anon, authenticated
+  using (false) with check (false);
+
+-- private.webhook_deliveries ------------------------------------------------------------
+alter table private.webhook_deliveries enable row level security;
+
+create policy "clients never touch webhook deliveries"
+  on private.webhook_deliveries as restrictive for all to anon, authenticated
+  using (false) with check (false);

@@ -1,14 +1,11 @@
--- Projects and their members
+-- Projects and their members: who may do what
 --
--- Idempotent and readable on its own; the same statements are in the migrations.
--- Edit here, then `make policy-migration NAME=...` writes the migration.
+-- The policies of supabase/schemas/projects.sql. Edit here, then `make migration NAME=...`
+-- writes the migration.
 
+-- public.projects -----------------------------------------------------------------------
 alter table public.projects enable row level security;
-alter table public.project_members enable row level security;
-alter table public.project_invitations enable row level security;
 
--- public.projects -----------------------------------------------------------
-drop policy if exists "members read their live projects" on public.projects;
 create policy "members read their live projects"
   on public.projects for select to authenticated
   using (
@@ -17,36 +14,31 @@ create policy "members read their live projects"
     and (id = any (array(select private.my_project_ids())) or owner_id = (select auth.uid()))
   );
 
-drop policy if exists "users create projects they own" on public.projects;
 create policy "users create projects they own"
   on public.projects for insert to authenticated
   with check ((select private.can_write()) and owner_id = (select auth.uid()));
 
-drop policy if exists "project admins update projects" on public.projects;
 create policy "project admins update projects"
   on public.projects for update to authenticated
   using ((select private.can_write()) and deleted_at is null and id = any (array(select private.my_project_ids_with_role('admin'))))
   with check ((select private.can_write()) and deleted_at is null and id = any (array(select private.my_project_ids_with_role('admin'))));
 
-drop policy if exists "owners delete projects" on public.projects;
 create policy "owners delete projects"
   on public.projects for delete to authenticated
   using ((select private.can_write()) and deleted_at is null and id = any (array(select private.my_project_ids_with_role('owner'))));
 
--- public.project_members ----------------------------------------------------
+-- public.project_members ----------------------------------------------------------------
+alter table public.project_members enable row level security;
+
 -- "Up to their own role": the caller is an admin or the owner (my_project_ids_with_role('admin'))
 -- and the row's role is never 'owner', so it is at most admin, at most the caller's own (the
 -- enum is ordered viewer < editor < admin < owner); no per-row role check is needed.
-drop policy if exists "members read their projects' members" on public.project_members;
 create policy "members read their projects' members"
   on public.project_members for select to authenticated
   using ((select private.is_active_user()) and project_id = any (array(select private.my_project_ids())));
 
 -- no client inserts: people join by accepting an invitation (rpc accept_project_invitation);
 -- the project's creation and the service role add members too
-drop policy if exists "project admins add members up to their own role" on public.project_members;
-
-drop policy if exists "admins change roles up to their own, never the owner's" on public.project_members;
 create policy "admins change roles up to their own, never the owner's"
   on public.project_members for update to authenticated
   using (
@@ -60,7 +52,6 @@ create policy "admins change roles up to their own, never the owner's"
     and role <> 'owner'
   );
 
-drop policy if exists "admins remove members below the owner; members leave" on public.project_members;
 create policy "admins remove members below the owner; members leave"
   on public.project_members for delete to authenticated
   using (
@@ -69,19 +60,5 @@ create policy "admins remove members below the owner; members leave"
     and (
       user_id = (select auth.uid())
       or project_id = any (array(select private.my_project_ids_with_role('admin')))
-    )
-  );
-
--- public.project_invitations ------------------------------------------------
--- written only by the RPCs invite_project_member, accept_project_invitation,
--- decline_project_invitation and revoke_project_invitation
-drop policy if exists "project admins and the invitee read invitations" on public.project_invitations;
-create policy "project admins and the invitee read invitations"
-  on public.project_invitations for select to authenticated
-  using (
-    (select private.is_active_user())
-    and (
-      project_id = any (array(select private.my_project_ids_with_role('admin')))
-      or id = any (array(select private.my_invitation_ids()))
     )
   );

@@ -1,12 +1,11 @@
--- Realtime Authorization: private channels
+-- Realtime: who may do what
 --
--- Idempotent and readable on its own; the same statements are in the migrations.
--- Edit here, then `make policy-migration NAME=...` writes the migration.
+-- The policies of supabase/schemas/realtime.sql. Edit here, then `make migration NAME=...`
+-- writes the migration.
 
+-- realtime.messages ---------------------------------------------------------------------
 alter table realtime.messages enable row level security;
 
--- realtime.messages ---------------------------------------------------------
-drop policy if exists "conversation members receive its typing and presence" on realtime.messages;
 create policy "conversation members receive its typing and presence"
   on realtime.messages for select to authenticated
   using (
@@ -15,7 +14,6 @@ create policy "conversation members receive its typing and presence"
     and (select private.can_join_conversation_topic((select realtime.topic())))
   );
 
-drop policy if exists "conversation members send typing and presence" on realtime.messages;
 create policy "conversation members send typing and presence"
   on realtime.messages for insert to authenticated
   with check (

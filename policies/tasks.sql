@@ -1,12 +1,11 @@
--- Tasks
+-- Tasks: who may do what
 --
--- Idempotent and readable on its own; the same statements are in the migrations.
--- Edit here, then `make policy-migration NAME=...` writes the migration.
+-- The policies of supabase/schemas/tasks.sql. Edit here, then `make migration NAME=...`
+-- writes the migration.
 
+-- public.tasks --------------------------------------------------------------------------
 alter table public.tasks enable row level security;
 
--- public.tasks --------------------------------------------------------------
-drop policy if exists "members read live tasks" on public.tasks;
 -- (my_project_ids() is empty for a disabled user: no is_active_user() needed)
 create policy "members read live tasks"
   on public.tasks for select to authenticated
@@ -15,7 +14,6 @@ create policy "members read live tasks"
     and project_id = any (array(select private.my_project_ids()))
   );
 
-drop policy if exists "editors create tasks" on public.tasks;
 create policy "editors create tasks"
   on public.tasks for insert to authenticated
   with check (
@@ -24,13 +22,11 @@ create policy "editors create tasks"
     and created_by = (select auth.uid())
   );
 
-drop policy if exists "editors update tasks" on public.tasks;
 create policy "editors update tasks"
   on public.tasks for update to authenticated
   using ((select private.can_write()) and deleted_at is null and project_id = any (array(select private.my_project_ids_with_role('editor'))))
   with check ((select private.can_write()) and deleted_at is null and project_id = any (array(select private.my_project_ids_with_role('editor'))));
 
-drop policy if exists "editors delete tasks" on public.tasks;
 create policy "editors delete tasks"
   on public.tasks for delete to authenticated
   using ((select private.can_write()) and deleted_at is null and project_id = any (array(select private.my_project_ids_with_role('editor'))));

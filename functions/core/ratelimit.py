@@ -1,8 +1,8 @@
 """Rate limits per user and function, shared by every Lambda instance (counted in Postgres).
 
 ``public.consume_rate_limit`` is security invoker and executable by the service role only
-(migration 20261123110100), so the function calls it with the service-role key and passes the
-verified caller's id; clients can neither call it nor touch the counters.
+(supabase/schemas/rate_limits.sql), so the function calls it with the service-role key and
+passes the verified caller's id; clients can neither call it nor touch the counters.
 """
 
 from __future__ import annotations

@@ -1,0 +1,203 @@
+-- Accounts: one profile per auth user
+--
+-- The declared source of this domain's tables, helpers, triggers and grants; its policies are
+-- in policies/accounts.sql. Edit here, then `make migration NAME=...` writes the migration.
+
+-- SQL function bodies may name objects declared further down or in a later file.
+set check_function_bodies = false;
+
+-- ======================================================================================
+-- types
+-- ======================================================================================
+
+create type public.persona as enum (
+    'solo_entrepreneur',
+    'team_collaborator',
+    'project_admin'
+);
+
+-- ======================================================================================
+-- public.profiles
+-- ======================================================================================
+
+create table public.profiles (
+    id uuid not null,
+    email text,
+    username text,
+    full_name text,
+    avatar_url text,
+    persona public.persona,
+    created_at timestamptz default now() not null,
+    updated_at timestamptz default now() not null,
+    constraint profiles_avatar_url_is_http check (((avatar_url ~ '^https?://'::text) and (char_length(avatar_url) <= 2048))),
+    constraint profiles_full_name_length check ((char_length(full_name) <= 200)),
+    constraint profiles_username_format check ((username ~ '^[a-z0-9_]{3,32}$'::text))
+);
+
+alter table only public.profiles
+    add constraint profiles_pkey primary key (id);
+
+comment on table public.profiles is 'One row per auth user, made by a trigger on auth.users.';
+
+create unique index profiles_username_key on public.profiles using btree (username);
+
+revoke all on table public.profiles from anon, authenticated;
+grant select,insert,delete,update on table public.profiles to anon;
+grant select,insert,delete,update on table public.profiles to authenticated;
+grant all on table public.profiles to service_role;
+
+-- ======================================================================================
+-- foreign keys
+-- ======================================================================================
+
+alter table only public.profiles
+    add constraint profiles_id_fkey foreign key (id) references auth.users(id) on delete cascade;
+
+alter table only public.user_roles
+    add constraint user_roles_user_id_fkey foreign key (user_id) references public.profiles(id) on delete cascade;
+
+-- ======================================================================================
+-- functions
+-- ======================================================================================
+
+create function private.handle_new_user() returns trigger
+    language plpgsql security definer
+    set search_path to ''
+    as $_$
+declare
+  meta jsonb := coalesce(new.raw_user_meta_data, '{}'::jsonb);
+  wanted_username text := lower(nullif(btrim(meta ->> 'username'), ''));
+  granted_username text;
+  refused_because text;
+  wanted_persona text := meta ->> 'persona';
+  persona public.persona;
+begin
+  if wanted_username is not null then
+    if wanted_username !~ '^[a-z0-9_]{3,32}$' then
+      refused_because := 'invalid';
+    elsif exists (select 1 from public.profiles p where p.username = wanted_username) then
+      refused_because := 'taken';
+    else
+      granted_username := wanted_username;
+    end if;
+  end if;
+  if wanted_persona = any (enum_range(null::public.persona)::text[]) then
+    persona := wanted_persona::public.persona;
+  end if;
+
+  begin
+    insert into public.profiles (id, email, username, full_name, avatar_url, persona)
+    values (
+      new.id,
+      new.email,
+      granted_username,
+      left(meta ->> 'full_name', 200),
+      case when meta ->> 'avatar_url' ~ '^https?://' then left(meta ->> 'avatar_url', 2048) end,
+      persona
+    );
+  exception when unique_violation then
+    -- another sign-up took the username between the check and the insert
+    refused_because := 'taken';
+    insert into public.profiles (id, email, username, full_name, avatar_url, persona)
+    values (
+      new.id,
+      new.email,
+      null,
+      left(meta ->> 'full_name', 200),
+      case when meta ->> 'avatar_url' ~ '^https?://' then left(meta ->> 'avatar_url', 2048) end,
+      persona
+    );
+  end;
+  insert into public.user_roles (user_id) values (new.id);
+
+  if refused_because is not null then
+    insert into public.notifications (user_id, type, payload)
+    values (
+      new.id,
+      'system',
+      jsonb_build_object(
+        'kind', 'username_unavailable',
+        'username', wanted_username,
+        'reason', refused_because,
+        'message', case refused_because
+          when 'taken' then format('The username "%s" is taken: choose another in your profile.', wanted_username)
+          else format('The username "%s" is not valid (3-32 of a-z, 0-9, _): choose another in your profile.', wanted_username)
+        end
+      )
+    );
+  end if;
+  return new;
+end;
+$_$;
+
+revoke all on function private.handle_new_user() from public;
+grant all on function private.handle_new_user() to authenticated;
+grant all on function private.handle_new_user() to service_role;
+
+create function private.handle_user_email_change() returns trigger
+    language plpgsql security definer
+    set search_path to ''
+    as $$
+begin
+  update public.profiles set email = new.email where id = new.id;
+  return new;
+end;
+$$;
+
+revoke all on function private.handle_user_email_change() from public;
+grant all on function private.handle_user_email_change() to authenticated;
+grant all on function private.handle_user_email_change() to service_role;
+
+-- the caller's sign-in address, only once confirmed (an unconfirmed sign-up cannot
+-- claim another person's invitations)
+create function private.my_confirmed_email() returns text
+    language plpgsql stable security definer
+    set search_path to ''
+    as $$
+begin
+  return (
+    select lower(u.email) from auth.users u
+     where u.id = (select auth.uid()) and u.email_confirmed_at is not null
+  );
+end;
+$$;
+
+revoke all on function private.my_confirmed_email() from public;
+grant all on function private.my_confirmed_email() to authenticated;
+grant all on function private.my_confirmed_email() to service_role;
+
+-- profile ids the caller may read: their own, their contacts', everyone's for
+-- platform admins
+create function private.visible_profile_ids() returns setof uuid
+    language plpgsql stable security definer
+    set search_path to ''
+    as $$
+begin
+  if private.authorize('admin') then
+    return query select p.id from public.profiles p;
+  else
+    return query
+      select (select auth.uid())
+      union
+      select private.my_contact_ids();
+  end if;
+end;
+$$;
+
+revoke all on function private.visible_profile_ids() from public;
+grant all on function private.visible_profile_ids() to authenticated;
+grant all on function private.visible_profile_ids() to service_role;
+
+-- ======================================================================================
+-- triggers
+-- ======================================================================================
+
+create trigger on_auth_user_created after insert on auth.users for each row execute function private.handle_new_user();
+
+create trigger on_auth_user_email_changed after update of email on auth.users for each row when (((new.email)::text is distinct from (old.email)::text)) execute function private.handle_user_email_change();
+
+create trigger profiles_guard_immutable_columns before update on public.profiles for each row execute function private.guard_immutable_columns('id', 'email');
+
+create trigger profiles_limit_bulk_insert after insert on public.profiles referencing new table as inserted for each statement execute function private.limit_bulk_insert('1000');
+
+create trigger profiles_set_updated_at before insert or update on public.profiles for each row execute function private.set_updated_at();
