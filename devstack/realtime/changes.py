@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql as pgsql
 
-from devstack.realtime import authz
+from devstack.realtime import authz, protocol
 
 if TYPE_CHECKING:
     from devstack.realtime.server import Channel
@@ -38,7 +38,7 @@ log = logging.getLogger("devstack.realtime.changes")
 
 PUBLICATION = "supabase_realtime"
 BUSY_POLL_S = 0.01
-IDLE_POLL_S = 0.2
+IDLE_POLL_S = 0.1
 MAX_CHANGES_PER_POLL = 1000
 MAX_RECORD_BYTES = 1024 * 1024
 PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -462,28 +462,34 @@ class ChangeFeed:
             return False
         return bool(row and row[0])
 
-    async def _can_select(self, info: TableInfo, rel: Relation, change: Change, claims: dict):
+    async def _visible_to(
+        self, info: TableInfo, rel: Relation, change: Change, claim_sets: list[dict[str, Any]]
+    ) -> list[bool]:
+        """Whether each subscriber's select policy returns the changed row, by primary key,
+        as that subscriber's role and claims: one rolled-back transaction, pipelined."""
         assert change.new is not None
         where = " and ".join(
             f"{pgsql.Identifier(k).as_string()} = %s::{info.formats[k]}" for k in info.pkey
         )
-        sql = (
+        query = (
             f"select exists(select 1 from {pgsql.Identifier(rel.schema).as_string()}."
             f"{pgsql.Identifier(rel.name).as_string()} where {where})"
         )
+        key = tuple(change.new.get(k) for k in info.pkey)
+        setup = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
         try:
             async with self.pool.connection() as conn, conn.transaction(force_rollback=True):
-                await conn.execute(
-                    "select set_config('role', %s, true),"
-                    " set_config('request.jwt.claims', %s, true)",
-                    (claims.get("role"), json.dumps(claims)),
-                )
-                row = await (
-                    await conn.execute(sql, tuple(change.new.get(k) for k in info.pkey))
-                ).fetchone()
+                cursors = []
+                async with conn.pipeline():
+                    for claims in claim_sets:
+                        await conn.execute(setup, (claims.get("role"), json.dumps(claims)))
+                        cursors.append(await conn.execute(query, key))
+                return [bool((await cur.fetchone() or [False])[0]) for cur in cursors]
         except psycopg.Error:
-            return False
-        return bool(row and row[0])
+            if len(claim_sets) == 1:
+                return [False]
+            # one bad claim set (a role that does not exist) must not hide the row from others
+            return [(await self._visible_to(info, rel, change, [c]))[0] for c in claim_sets]
 
     async def _deliver(self, change: Change) -> None:
         rel = change.relation
@@ -517,7 +523,22 @@ class ChangeFeed:
         }
         # channel -> ids, grouped by the payload each role sees
         per_payload: dict[str, tuple[dict[str, Any], dict[Channel, list[int]]]] = {}
-        for sub in matching:
+        passing: dict[int, bool] = {}
+        for i, sub in enumerate(matching):
+            passing[i] = await self._passes(sub.filter, new, info) or (
+                change.action == "DELETE" and await self._passes(sub.filter, old, info)
+            )
+        rls_ok: dict[str, bool] = {}
+        if info.rls and info.pkey and change.action != "DELETE":
+            claim_sets = {
+                json.dumps(sub.channel.claims, sort_keys=True): sub.channel.claims
+                for i, sub in enumerate(matching)
+                if passing[i] and not sub.channel.closed
+            }
+            if claim_sets:
+                answers = await self._visible_to(info, rel, change, list(claim_sets.values()))
+                rls_ok = dict(zip(claim_sets, answers, strict=True))
+        for i, sub in enumerate(matching):
             channel = sub.channel
             if channel.closed:
                 continue
@@ -532,46 +553,63 @@ class ChangeFeed:
             elif change.action != "DELETE" and not set(info.pkey) <= allowed:
                 errors = ["Error 401: Unauthorized"]
             if errors is None:
-                visible = await self._passes(sub.filter, new, info) or (
-                    change.action == "DELETE" and await self._passes(sub.filter, old, info)
-                )
-                if not visible:
+                if not passing[i]:
                     continue
                 if (
                     info.rls
                     and change.action != "DELETE"
-                    and not await self._can_select(info, rel, change, channel.claims)
+                    and not rls_ok.get(json.dumps(channel.claims, sort_keys=True), False)
                 ):
                     continue
-            data = dict(base)
-            if errors is None:
-                data["columns"] = [
-                    {"name": c, "type": info.types[c]} for c in info.order if c in allowed
-                ]
-
-                def keep(k: str, v: Any, allowed: set[str] = allowed) -> bool:
-                    return k in allowed and (not too_big or len(json.dumps(v)) <= 64)
-
-                if change.action in ("INSERT", "UPDATE"):
-                    merged = {**old, **new}
-                    data["record"] = {k: v for k, v in merged.items() if keep(k, v)}
-                if change.action in ("UPDATE", "DELETE"):
-                    data["old_record"] = {k: v for k, v in old.items() if keep(k, v)}
-                data["errors"] = ["Error 413: Payload Too Large"] if too_big else None
-            else:
-                data["errors"] = errors
-            key = json.dumps(data, sort_keys=True)
-            entry = per_payload.setdefault(key, (data, {}))
-            entry[1].setdefault(channel, []).append(sub.binding_id)
+            # the payload depends only on what the role may see: built once per group
+            group = (tuple(errors) if errors else None, frozenset(allowed))
+            if group not in per_payload:
+                per_payload[group] = (
+                    self._payload(base, change, info, allowed, errors, new, old, too_big),
+                    {},
+                )
+            per_payload[group][1].setdefault(channel, []).append(sub.binding_id)
         for data, channels in per_payload.values():
+            # subscribers of one topic with the same bindings get the same frame: encode once
+            frames: dict[tuple[str, str, tuple[int, ...]], Any] = {}
             for channel, ids in channels.items():
-                channel.socket.send(_message(channel.topic, {"data": data, "ids": ids}))
+                key = (channel.socket.vsn, channel.topic, tuple(ids))
+                if key not in frames:
+                    msg = _message(channel.topic, {"data": data, "ids": ids})
+                    frames[key] = protocol.encode(msg, channel.socket.vsn)
+                if frames[key] is not None:
+                    channel.socket.outbox.put_nowait(frames[key])
+
+    @staticmethod
+    def _payload(
+        base: dict[str, Any],
+        change: Change,
+        info: TableInfo,
+        allowed: set[str],
+        errors: list[str] | None,
+        new: dict[str, Any],
+        old: dict[str, Any],
+        too_big: bool,
+    ) -> dict[str, Any]:
+        data = dict(base)
+        if errors is not None:
+            data["errors"] = errors
+            return data
+        data["columns"] = [{"name": c, "type": info.types[c]} for c in info.order if c in allowed]
+
+        def keep(k: str, v: Any) -> bool:
+            return k in allowed and (not too_big or len(json.dumps(v)) <= 64)
+
+        if change.action in ("INSERT", "UPDATE"):
+            data["record"] = {k: v for k, v in {**old, **new}.items() if keep(k, v)}
+        if change.action in ("UPDATE", "DELETE"):
+            data["old_record"] = {k: v for k, v in old.items() if keep(k, v)}
+        data["errors"] = ["Error 413: Payload Too Large"] if too_big else None
+        return data
 
 
-def _message(topic: str, payload: dict[str, Any]):
-    from devstack.realtime.protocol import Message
-
-    return Message(None, None, topic, "postgres_changes", payload)
+def _message(topic: str, payload: dict[str, Any]) -> protocol.Message:
+    return protocol.Message(None, None, topic, "postgres_changes", payload)
 
 
 def _unable(params: dict[str, Any], error: str) -> str:
