@@ -1,11 +1,11 @@
 // Two people chatting live with supabase-js against the local stack: Ada and Ben sign up,
 // Ada invites Ben to her project, Ben accepts, Ada opens a group conversation with him, and
 // both join its private channel `conversation:<id>`: typing (broadcast), who is here
-// (presence), messages (postgres_changes, RLS-checked per person). Knows only API_URL and
-// ANON_KEY:
+// (presence), messages (postgres_changes, RLS-checked per person). Knows only API_URL,
+// ANON_KEY and MAILPIT_URL (each sign-up is confirmed with the code of its mail):
 //
 //   eval "$(make -s status 2>/dev/null)"
-//   API_URL=$API_URL ANON_KEY=$ANON_KEY node examples/chat.mjs
+//   API_URL=$API_URL ANON_KEY=$ANON_KEY MAILPIT_URL=$MAILPIT_URL node examples/chat.mjs
 import { randomUUID } from "node:crypto";
 import { createClient } from "@supabase/supabase-js";
 import ws from "ws";
@@ -27,11 +27,27 @@ async function signUp(name) {
     realtime: { transport: ws },
   });
   const id = randomUUID().slice(0, 8);
-  const { user } = must(await supabase.auth.signUp({
-    email: `${name.toLowerCase()}-${id}@example.test`, password: "a-long-enough-password",
+  const email = `${name.toLowerCase()}-${id}@example.test`;
+  must(await supabase.auth.signUp({
+    email, password: "a-long-enough-passw0rd",
     options: { data: { full_name: name, username: `${name.toLowerCase()}_${id}`,
                        persona: "solo_entrepreneur" } },
   }));
+  // the confirmation mail's code (the local inbox, Mailpit's API) proves the address
+  const mailpit = process.env.MAILPIT_URL ?? "http://127.0.0.1:54324";
+  let code;
+  for (let i = 0; i < 100 && !code; i++) {
+    const found = await (await fetch(
+      `${mailpit}/api/v1/search?query=${encodeURIComponent(`to:${email}`)}`)).json();
+    if (found.messages_count) {
+      const message = await (await fetch(
+        `${mailpit}/api/v1/message/${found.messages[0].ID}`)).json();
+      code = message.Text.match(/\b(\d{6})\b/)?.[1];
+    }
+    if (!code) await sleep(200);
+  }
+  if (!code) throw new Error(`no confirmation mail to ${email}`);
+  const { user } = must(await supabase.auth.verifyOtp({ email, token: code, type: "signup" }));
   await supabase.realtime.setAuth(); // the session's token, before the first subscribe
   return { name, supabase, id: user.id };
 }

@@ -73,7 +73,11 @@ def test_chat_example_two_people_see_each_others_typing_presence_and_messages(
         for key, value in os.environ.items()
         if not key.startswith(("SUPABASE_", "SERVICE_ROLE", "JWT_", "DB_URL"))
     }
-    env.update(API_URL=stack.env["API_URL"], ANON_KEY=stack.env["ANON_KEY"])
+    env.update(
+        API_URL=stack.env["API_URL"],
+        ANON_KEY=stack.env["ANON_KEY"],
+        MAILPIT_URL=stack.env["MAILPIT_URL"],
+    )
     result = subprocess.run(
         [shutil.which("node") or "node", "examples/chat.mjs"],
         cwd=stack.cfg.root,
