@@ -3,7 +3,7 @@
 - ``/rest/v1/*`` is proxied to PostgREST. Like Supabase's gateway it requires the ``apikey``
   header (or query parameter) to be one of the project's keys and, when the request has no
   ``Authorization`` header, sends ``Bearer <apikey>`` so PostgREST picks the key's role.
-- ``/auth/v1/*`` is Supabase Auth's API, served by ``devstack/auth.py`` (same apikey rule).
+- ``/auth/v1/*`` is Supabase Auth's API, served by ``devstack/auth/`` (same apikey rule).
 - ``/functions/v1/<name>/*`` is served by ``functions/<name>/app.py``'s ASGI ``app``.
 - ``devstack.events`` (if present) delivers local events in the background.
 
@@ -83,7 +83,7 @@ def check_apikey(request: Request, api_keys: set[str]) -> Response | None:
 
 
 def auth_routes(env: dict[str, str], config_toml: Path, api_keys: set[str]) -> list[Route]:
-    """``/auth/v1/*``: devstack/auth.py behind the same apikey rule as the rest of the API."""
+    """``/auth/v1/*``: devstack/auth/ behind the same apikey rule as the rest of the API."""
     from devstack import auth
 
     settings = auth.AuthSettings.load(

@@ -191,7 +191,7 @@ def reset(cfg: Config) -> None:
 
 def token(cfg: Config, email: str) -> str:
     """The auth user (created if needed) and an access token on a new session, issued by the
-    local Auth's code (devstack/auth.py) as a password sign-in issues it: through the custom
+    local Auth's code (devstack/auth/) as a password sign-in issues it: through the custom
     access token hook when supabase/config.toml enables one."""
     from devstack import auth
 

@@ -303,3 +303,31 @@ def test_gateway_forwards_the_query_string_as_sent(stack: Stack, query: str) -> 
     )
     assert direct.json() != [], "the comparison needs an answer that depends on the query"
     assert (through.status_code, through.json()) == (direct.status_code, direct.json())
+
+
+def test_token_command_makes_the_user_as_sign_up_does(stack: Stack) -> None:
+    """`make token` and the fixtures make users with sign-up's code: Auth's bcrypt cost, the
+    same metadata and identity keys as a user who signed up over /auth/v1/signup."""
+    email = f"same-{uuid.uuid4().hex[:8]}@example.test"
+    assert _token_cli(stack, email).returncode == 0
+    fixture = stack.new_user()
+    signed_up = f"signup-{uuid.uuid4().hex[:8]}@example.test"
+    response = httpx.post(
+        f"{stack.env['API_URL']}/auth/v1/signup",
+        headers={"apikey": stack.env["ANON_KEY"]},
+        json={"email": signed_up, "password": "correct-horse-battery"},
+    )
+    assert response.status_code == 200, response.text
+    query = """
+        select u.encrypted_password, u.raw_user_meta_data, u.raw_app_meta_data,
+               u.email_confirmed_at is not null as confirmed, i.identity_data
+          from auth.users u join auth.identities i on i.user_id = u.id
+         where u.email = %s
+    """
+    rows = [stack.sql(query, (e,))[0] for e in (email, fixture.email, signed_up)]
+    for row in rows:
+        assert row["encrypted_password"].startswith("$2a$10$")
+        assert row["confirmed"]
+        assert set(row["raw_user_meta_data"]) == set(rows[2]["raw_user_meta_data"])
+        assert set(row["identity_data"]) == set(rows[2]["identity_data"])
+        assert row["raw_app_meta_data"]["providers"] == ["email"]

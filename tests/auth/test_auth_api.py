@@ -1,4 +1,4 @@
-"""Local Supabase Auth (/auth/v1, devstack/auth.py) answers as the hosted service does.
+"""Local Supabase Auth (/auth/v1, devstack/auth/) answers as the hosted service does.
 
 Over HTTP through the gateway, with the headers the SDKs send. Wire formats are those of
 supabase/auth (internal/api): token responses, user JSON, error shapes and codes.

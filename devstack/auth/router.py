@@ -1,0 +1,36 @@
+"""The router table: every endpoint group of local Auth, in one list (supabase/auth
+``internal/api/api.go`` mounts the same paths). A new group is a module with ``ROUTES``
+(a list of ``Endpoint``) added to ``GROUPS``."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from devstack.auth import admin, health, logout, signup, token, user
+from devstack.auth.http import Auth, Endpoint, dispatch
+from devstack.auth.settings import PREFIX
+
+GROUPS = (
+    health,  # GET /health, GET /settings
+    signup,  # POST /signup
+    token,  # POST /token?grant_type=password|refresh_token
+    user,  # GET /user, PUT /user
+    logout,  # POST /logout
+    admin,  # /admin/users[/{user_id}]
+)
+
+
+def endpoints() -> list[Endpoint]:
+    return [endpoint for group in GROUPS for endpoint in group.ROUTES]
+
+
+def routes(auth: Auth) -> list[Route]:
+    def route(endpoint: Endpoint) -> Route:
+        async def serve(request: Request) -> Response:
+            return await dispatch(auth, request, endpoint)
+
+        return Route(PREFIX + endpoint.path, serve, methods=[endpoint.method])
+
+    return [route(e) for e in endpoints()]
