@@ -45,6 +45,24 @@ def access_token_hook(config_toml: Path) -> str | None:
 
 
 @dataclass(frozen=True)
+class MfaSettings:
+    """``[auth.mfa]`` (the CLI's defaults: TOTP enrolment and verification on, 10 factors)."""
+
+    max_enrolled_factors: int = 10
+    totp_enroll_enabled: bool = True
+    totp_verify_enabled: bool = True
+
+    @classmethod
+    def of(cls, mfa: dict[str, Any]) -> MfaSettings:
+        totp = mfa.get("totp", {})
+        return cls(
+            max_enrolled_factors=int(mfa.get("max_enrolled_factors", 10)),
+            totp_enroll_enabled=bool(totp.get("enroll_enabled", True)),
+            totp_verify_enabled=bool(totp.get("verify_enabled", True)),
+        )
+
+
+@dataclass(frozen=True)
 class AuthSettings:
     """What the server needs; the auth options come from supabase/config.toml ``[auth]``."""
 
@@ -59,6 +77,8 @@ class AuthSettings:
     refresh_token_reuse_interval: int = 10
     hook: str | None = None
     site_url: str = "http://127.0.0.1:3000"
+    enable_anonymous_sign_ins: bool = False
+    mfa: MfaSettings = MfaSettings()
 
     @classmethod
     def load(cls, *, db_url: str, jwt_secret: str, api_url: str, config_toml: Path) -> AuthSettings:
@@ -75,4 +95,6 @@ class AuthSettings:
             refresh_token_reuse_interval=int(auth.get("refresh_token_reuse_interval", 10)),
             hook=access_token_hook(config_toml),
             site_url=str(auth.get("site_url", "http://127.0.0.1:3000")),
+            enable_anonymous_sign_ins=bool(auth.get("enable_anonymous_sign_ins", False)),
+            mfa=MfaSettings.of(auth.get("mfa", {})),
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from devstack.auth.anonymous import signup_anonymously
 from devstack.auth.errors import Code, bad_request, unprocessable
 from devstack.auth.http import Auth, Endpoint, check_email
 from devstack.auth.passwords import check_new_password, weak_password
@@ -41,6 +42,8 @@ def signup(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
     if not settings.enable_signup:
         raise unprocessable(Code.SIGNUP_DISABLED, "Signups not allowed for this instance")
     email = str(params.get("email") or "").strip()
+    if not email and not params.get("phone"):
+        return signup_anonymously(auth, request, params)
     password = params.get("password")
     data = params.get("data") or {}
     if not isinstance(data, dict):

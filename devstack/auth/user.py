@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from devstack.auth.anonymous import make_permanent
 from devstack.auth.errors import AuthError, Code, bad_request, unprocessable
 from devstack.auth.http import (
     Auth,
@@ -68,6 +69,7 @@ def update_user(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
             merge_metadata(conn, uid, "raw_user_meta_data", data)
         if email and email.lower() != (user["email"] or "").lower():
             change_email(conn, uid, email.lower())
+            make_permanent(conn, uid)
         return user_json(reload(conn, user))
 
     return auth.store.transaction(work)
