@@ -96,9 +96,7 @@ def enroll(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
     if factor_type == "phone":
         raise unprocessable(MfaCode.PHONE_ENROLL_DISABLED, "MFA enroll is disabled for Phone")
     if factor_type == "webauthn":
-        raise unprocessable(
-            MfaCode.WEBAUTHN_ENROLL_DISABLED, "MFA enroll is disabled for WebAuthn"
-        )
+        raise unprocessable(MfaCode.WEBAUTHN_ENROLL_DISABLED, "MFA enroll is disabled for WebAuthn")
     if factor_type != "totp":
         raise bad_request(
             Code.VALIDATION_FAILED, "factor_type needs to be totp, phone, or webauthn"
@@ -196,7 +194,9 @@ def verify(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
         user, session = _session(conn, claims)
         factor = _owned_factor(conn, user["id"], request)
         if not settings.mfa.totp_verify_enabled:
-            raise unprocessable(MfaCode.TOTP_VERIFY_DISABLED, "MFA verification is disabled for TOTP")
+            raise unprocessable(
+                MfaCode.TOTP_VERIFY_DISABLED, "MFA verification is disabled for TOTP"
+            )
         found = conn.execute(
             """
             select *, now() > created_at + make_interval(secs => %s) as expired
@@ -328,7 +328,9 @@ def admin_delete(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
 
 ROUTES = [
     Endpoint("POST", "/factors", enroll, "Database error creating factor"),
-    Endpoint("POST", "/factors/{factor_id}/challenge", challenge, "Database error creating challenge"),
+    Endpoint(
+        "POST", "/factors/{factor_id}/challenge", challenge, "Database error creating challenge"
+    ),
     Endpoint("POST", "/factors/{factor_id}/verify", verify, "Database error verifying factor"),
     Endpoint("DELETE", "/factors/{factor_id}", unenroll, "Database error deleting factor"),
     Endpoint("GET", "/admin/users/{user_id}/factors", admin_list),

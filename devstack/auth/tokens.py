@@ -160,9 +160,7 @@ def access_token(
     claims["session_id"] = session_id
     aal, amr = aal_and_amr(conn, session_id)
     claims["aal"] = aal
-    claims["amr"] = amr or [
-        {"method": "password", "timestamp": int(session_created.timestamp())}
-    ]
+    claims["amr"] = amr or [{"method": "password", "timestamp": int(session_created.timestamp())}]
     if settings.hook is not None:
         claims = run_hook(conn, settings.hook, str(user["id"]), claims, method)
     return jwts.sign(claims, settings.jwt_secret), int(claims["exp"])
