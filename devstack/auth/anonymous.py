@@ -5,6 +5,7 @@ that user an email address (``PUT /user``) or a linked identity makes it permane
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -26,6 +27,8 @@ def signup_anonymously(auth: Auth, request: Request, params: dict) -> dict[str, 
     data = params.get("data") or {}
     if not isinstance(data, dict):
         raise bad_request("bad_json", "Could not parse request body as JSON: data")
+    if "\\u0000" in json.dumps(data):  # jsonb cannot hold NUL
+        raise bad_request("validation_failed", "data must not contain NUL characters")
     settings = auth.settings
 
     def work(conn: Conn) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def test_enrol_answers_secret_uri_and_an_svg_qr_code(stack: Stack) -> None:
 
 
 def test_verify_raises_the_session_to_aal2_with_totp_in_amr(stack: Stack) -> None:
-    session, factor, verified = _aal2_person(stack)
+    session, _factor, verified = _aal2_person(stack)
     claims = _claims(verified["access_token"])
     assert claims["aal"] == "aal2"
     assert [a["method"] for a in claims["amr"]] == ["totp", "password"]
