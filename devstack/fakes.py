@@ -82,6 +82,8 @@ class Account:
     id: int
     name: str
     token_expires_in: int = 28800
+    email: str = ""  # the login's address at the provider (default: <login>@users.example.test)
+    email_verified: bool = True
     failures: list[Failure] = field(default_factory=list)
     delay: float = 0.0
     rate_limit: int = 5000
@@ -280,6 +282,10 @@ def _add_items(
         )
 
 
+def _address(account: Account) -> str:
+    return account.email or f"{account.login}@users.example.test"
+
+
 def _gh_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         {
@@ -455,7 +461,23 @@ def github_app(provider: Provider) -> Starlette:
                     "name": account.name,
                     "type": "User",
                     "html_url": f"https://github.com/{account.login}",
+                    "avatar_url": f"https://avatars.example.test/u/{account.id}",
+                    "email": _address(account),
                 },
+                {},
+            )
+        if parts == ["user", "emails"]:  # scope user:email; what Auth's github provider reads
+            address = _address(account)
+            return (
+                200,
+                [
+                    {
+                        "email": address,
+                        "primary": True,
+                        "verified": account.email_verified,
+                        "visibility": "private",
+                    }
+                ],
                 {},
             )
         if parts == ["user", "repos"]:
@@ -525,6 +547,8 @@ def github_app(provider: Provider) -> Starlette:
         login = str(body["login"])
         account = provider.account(login)
         account.token_expires_in = int(body.get("token_expires_in", account.token_expires_in))
+        account.email = str(body.get("email", account.email))
+        account.email_verified = bool(body.get("email_verified", account.email_verified))
         for name, spec in (body.get("repos") or {}).items():
             if name in account.repos:
                 _add_items(account, account.repos[name], spec, provider)
@@ -735,7 +759,8 @@ def google_app(provider: Provider) -> Starlette:
                     "sub": str(account.id),
                     "name": account.name,
                     "email": account.login,
-                    "email_verified": True,
+                    "email_verified": account.email_verified,
+                    "picture": f"https://lh3.example.test/a/{account.id}",
                 }
             )
         if parts == ["drive", "v3", "files"]:
@@ -797,6 +822,7 @@ def google_app(provider: Provider) -> Starlette:
         body = await request.json()
         account = provider.account(str(body["login"]))
         account.token_expires_in = int(body.get("token_expires_in", account.token_expires_in))
+        account.email_verified = bool(body.get("email_verified", account.email_verified))
         for doc in body.get("docs") or []:
             doc_id = str(doc.get("id") or secrets.token_urlsafe(16))
             old = account.docs.get(doc_id)

@@ -91,6 +91,7 @@ def auth_routes(env: dict[str, str], config_toml: Path, api_keys: set[str]) -> l
         jwt_secret=env["JWT_SECRET"],
         api_url=env["API_URL"],
         config_toml=config_toml,
+        providers=auth.local_providers(env),
     )
     routes = []
     for route in auth.AuthApi(settings).routes():

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from devstack.auth import admin, health, logout, mfa, signup, token, user
+from devstack.auth import admin, external, health, logout, mfa, signup, token, user
 from devstack.auth.http import Auth, Endpoint, dispatch
 from devstack.auth.settings import PREFIX
 
@@ -19,6 +19,7 @@ GROUPS = (
     user,  # GET /user, PUT /user
     logout,  # POST /logout
     admin,  # /admin/users[/{user_id}]
+    external,  # GET /authorize, GET|POST /callback (POST /token?grant_type=pkce in token)
     mfa,  # /factors[/{factor_id}[/challenge|/verify]], /admin/users/{user_id}/factors
 )
 

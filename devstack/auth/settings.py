@@ -63,6 +63,28 @@ class MfaSettings:
 
 
 @dataclass(frozen=True)
+class ExternalProvider:
+    """``[auth.external.<name>]``: the OAuth app and, locally, the fake's base URL."""
+
+    name: str
+    client_id: str
+    secret: str
+    url: str  # the provider's web and API base (locally devstack/fakes.py)
+
+
+def external_providers(
+    auth: dict[str, Any], local: dict[str, ExternalProvider]
+) -> dict[str, ExternalProvider]:
+    """The enabled providers among ``local`` (name -> the local fake's app and URL)."""
+    external = auth.get("external", {})
+    return {
+        name: provider
+        for name, provider in local.items()
+        if isinstance(external.get(name), dict) and external[name].get("enabled")
+    }
+
+
+@dataclass(frozen=True)
 class AuthSettings:
     """What the server needs; the auth options come from supabase/config.toml ``[auth]``."""
 
@@ -79,9 +101,20 @@ class AuthSettings:
     site_url: str = "http://127.0.0.1:3000"
     enable_anonymous_sign_ins: bool = False
     mfa: MfaSettings = MfaSettings()
+    external: tuple[ExternalProvider, ...] = ()
+    manual_linking: bool = False
+    redirect_urls: tuple[str, ...] = ()
 
     @classmethod
-    def load(cls, *, db_url: str, jwt_secret: str, api_url: str, config_toml: Path) -> AuthSettings:
+    def load(
+        cls,
+        *,
+        db_url: str,
+        jwt_secret: str,
+        api_url: str,
+        config_toml: Path,
+        providers: dict[str, ExternalProvider] | None = None,
+    ) -> AuthSettings:
         auth = _read(config_toml).get("auth", {})
         return cls(
             db_url=db_url,
@@ -97,4 +130,10 @@ class AuthSettings:
             site_url=str(auth.get("site_url", "http://127.0.0.1:3000")),
             enable_anonymous_sign_ins=bool(auth.get("enable_anonymous_sign_ins", False)),
             mfa=MfaSettings.of(auth.get("mfa", {})),
+            external=tuple(external_providers(auth, providers or {}).values()),
+            manual_linking=bool(auth.get("enable_manual_linking", False)),
+            redirect_urls=tuple(str(u) for u in auth.get("additional_redirect_urls", [])),
         )
+
+    def provider(self, name: str) -> ExternalProvider | None:
+        return next((p for p in self.external if p.name == name), None)

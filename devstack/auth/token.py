@@ -23,6 +23,10 @@ def token(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
         return password_grant(auth, request, params)
     if grant == "refresh_token":
         return refresh_grant(auth, request, params)
+    if grant == "pkce":
+        from devstack.auth.external import pkce_grant  # social login's module
+
+        return pkce_grant(auth, request, params)
     raise bad_request(Code.INVALID_CREDENTIALS, "unsupported_grant_type")
 
 
