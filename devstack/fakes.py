@@ -115,7 +115,9 @@ class Provider:
         self.codes: dict[str, dict[str, Any]] = {}
         self.access: dict[str, Grant] = {}
         self.refresh: dict[str, Grant] = {}
-        self._ids = 1000
+        # ids stay unique across restarts of the fake: a login's provider id is kept in
+        # auth.identities, and a restarted fake must not hand the same id to someone else
+        self._ids = int(time.time()) * 1000 % 2_000_000_000
 
     def next_id(self) -> int:
         self._ids += 1

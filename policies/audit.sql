@@ -33,6 +33,6 @@ create policy "people read where they acted from; platform admins read all"
     and actor_id = any (array(select private.visible_user_role_ids()))
   );
 
-create policy "people with a second factor read where anyone acted from only at aal2"
+create policy "people with a second factor read origins only at aal2"
   on public.audit_log_origins as restrictive for select to authenticated
   using ((select private.mfa_satisfied()));

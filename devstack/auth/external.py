@@ -312,10 +312,7 @@ def sign_in_with_identity(conn: Conn, provider: str, identity: Identity) -> dict
         assert user is not None
         return user
     uid = str(uuid.uuid4())
-    metadata = dict(identity.claims)
-    username = str(metadata.get("user_name") or "").lower().replace("-", "_")
-    if username:
-        metadata["username"] = username  # the profile trigger's key
+    metadata = dict(identity.claims)  # the profile trigger reads name, user_name, avatar
     conn.execute(
         """
         insert into auth.users (

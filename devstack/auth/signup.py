@@ -42,9 +42,11 @@ def signup(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
     if not settings.enable_signup:
         raise unprocessable(Code.SIGNUP_DISABLED, "Signups not allowed for this instance")
     email = str(params.get("email") or "").strip()
-    if not email and not params.get("phone"):
-        return signup_anonymously(auth, request, params)
     password = params.get("password")
+    # no credentials at all: an anonymous sign-in (a password without an address is a
+    # mistake the checks below answer)
+    if not email and not params.get("phone") and password is None:
+        return signup_anonymously(auth, request, params)
     data = params.get("data") or {}
     if not isinstance(data, dict):
         raise bad_request(Code.BAD_JSON, "Could not parse request body as JSON: data")

@@ -72,4 +72,23 @@ out.challengeAndVerify = { error: err(cv.error) };
 const un = await second.auth.mfa.unenroll({ factorId });
 out.unenroll = { error: err(un.error), id: un.data?.id === factorId };
 
+// signInWithOAuth (PKCE) followed by hand through the redirects, then exchangeCodeForSession
+const site = "http://127.0.0.1:3000";
+const oauth = createClient(API_URL, ANON_KEY, { ...options, auth: { ...options.auth, flowType: "pkce" } });
+const started = await oauth.auth.signInWithOAuth({ provider: "github", options: {
+  redirectTo: `${site}/auth/callback`, skipBrowserRedirect: true, queryParams: { login: `js-${RUN_ID}` } } });
+let url = started.data.url;
+for (let hop = 0; hop < 5 && !url.startsWith(site); hop++) {
+  const response = await fetch(url, { redirect: "manual", headers: { apikey: ANON_KEY } });
+  url = response.headers.get("location");
+}
+const code = new URL(url).searchParams.get("code");
+const exchanged = await oauth.auth.exchangeCodeForSession(code);
+out.oauth = { error: err(exchanged.error), hasCode: !!code,
+              provider: exchanged.data.user?.app_metadata.provider,
+              identities: exchanged.data.user?.identities.map((i) => i.provider),
+              providerToken: !!exchanged.data.session?.provider_token };
+const replay = await oauth.auth.exchangeCodeForSession(code);
+out.oauthReplay = { error: err(replay.error) };
+
 console.log(JSON.stringify(out));

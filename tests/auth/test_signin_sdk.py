@@ -68,6 +68,18 @@ def test_supabase_js_new_session_needs_the_factor_and_unenrols_at_aal2(js_signin
     assert js_signin["unenroll"] == {"error": None, "id": True}
 
 
+def test_supabase_js_signs_in_with_github_through_pkce(js_signin: dict) -> None:
+    assert js_signin["oauth"] == {
+        "error": None,
+        "hasCode": True,
+        "provider": "github",
+        "identities": ["github"],
+        "providerToken": True,
+    }
+    # the code is single use; auth-js also dropped its verifier after the first exchange
+    assert js_signin["oauthReplay"]["error"] is not None
+
+
 def test_supabase_py_enrols_challenges_and_verifies(stack: Stack) -> None:
     from supabase import create_client
 

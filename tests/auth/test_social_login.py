@@ -153,7 +153,7 @@ def test_an_unverified_provider_address_does_not_take_the_account(stack: Stack) 
     existing = _signup(stack)
     login = f"gh-{uuid.uuid4().hex[:8]}"
     _seed(stack, "github", login, email=existing["user"]["email"], email_verified=False)
-    verifier, challenge = _pkce()
+    _verifier, challenge = _pkce()
     query, _ = _landing(
         _browse(
             stack, "github", login=login, code_challenge=challenge, code_challenge_method="S256"
