@@ -12,6 +12,9 @@ they would the real hosts, base URLs from settings:
 * Google on ``FAKE_GOOGLE_PORT`` (54352): ``accounts.google.com/o/oauth2/v2/auth``,
   ``oauth2.googleapis.com/token|revoke``, ``www.googleapis.com/oauth2/v3/userinfo`` and Drive
   v3 (``/drive/v3/files`` paged with ``nextPageToken``, ``/drive/v3/files/{id}/export``).
+  For login (devstack/auth/external.py) GitHub answers ``/user/emails`` too, and Google is an
+  OpenID provider: ``/oauth2/v3/certs`` (JWKS), ``/.well-known/openid-configuration``, an
+  ``id_token`` in the code exchange and ``POST /_fake/accounts/{login}/id_token``.
 
 The authorize pages approve at once: a 302 back to ``redirect_uri`` with ``code`` and
 ``state`` (``?login=<name>`` / ``?login_hint=<email>`` picks the fake account, ``?deny=1``
@@ -636,7 +639,81 @@ def _google_error(status: int, message: str, reason: str) -> JSONResponse:
     )
 
 
+class IdTokens:
+    """Google's OpenID Connect side: an RSA key of this process, its JWKS at
+    ``/oauth2/v3/certs``, and id_tokens signed with it (iss ``https://accounts.google.com``,
+    aud the client id) for the code exchange and for ``/_fake/accounts/{login}/id_token``
+    (what Google Identity Services hands a browser, for Auth's ``grant_type=id_token``)."""
+
+    ISSUER = "https://accounts.google.com"
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = secrets.token_hex(8)
+
+    def jwks(self) -> dict[str, Any]:
+        import jwt
+
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+
+    def mint(
+        self, account: Account, audience: str, nonce: str | None = None, ttl: int = 3600
+    ) -> str:
+        import jwt
+
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.ISSUER,
+            "aud": audience,
+            "azp": audience,
+            "sub": str(account.id),
+            "email": account.login,
+            "email_verified": account.email_verified,
+            "name": account.name,
+            "picture": f"https://lh3.example.test/a/{account.id}",
+            "iat": now,
+            "exp": now + ttl,
+        }
+        if nonce:
+            claims["nonce"] = nonce
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+
 def google_app(provider: Provider) -> Starlette:
+    id_tokens = IdTokens()
+
+    async def certs(request: Request) -> Response:
+        return JSONResponse(id_tokens.jwks())
+
+    async def discovery(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {
+                "issuer": IdTokens.ISSUER,
+                "authorization_endpoint": f"{base}/o/oauth2/v2/auth",
+                "token_endpoint": f"{base}/token",
+                "userinfo_endpoint": f"{base}/oauth2/v3/userinfo",
+                "jwks_uri": f"{base}/oauth2/v3/certs",
+                "id_token_signing_alg_values_supported": ["RS256"],
+            }
+        )
+
+    async def mint_id_token(request: Request) -> Response:
+        """A signed id_token for an account; ``aud``, ``nonce``, ``ttl`` (negative: expired)
+        and ``forge=1`` (signed by another key) switch what a test needs."""
+        q = request.query_params
+        account = provider.account(request.path_params["login"])
+        signer = IdTokens() if q.get("forge") else id_tokens
+        if q.get("forge"):
+            signer.kid = id_tokens.kid
+        token = signer.mint(
+            account, q.get("aud", provider.client_id), q.get("nonce"), int(q.get("ttl", "3600"))
+        )
+        return JSONResponse({"id_token": token})
+
     async def authorize(request: Request) -> Response:
         q = request.query_params
         redirect_uri = q.get("redirect_uri", "")
@@ -708,15 +785,16 @@ def google_app(provider: Provider) -> Starlette:
             code = "redirect_uri_mismatch" if error == "redirect_uri_mismatch" else "invalid_grant"
             return JSONResponse({"error": code, "error_description": description}, status_code=400)
         issued = provider.issue(record["account"], provider.client_id, record["scope"])
-        return JSONResponse(
-            {
-                "access_token": issued["access_token"],
-                "expires_in": record["account"].token_expires_in,
-                "refresh_token": issued["refresh_token"],
-                "scope": issued["scope"],
-                "token_type": "Bearer",
-            }
-        )
+        body = {
+            "access_token": issued["access_token"],
+            "expires_in": record["account"].token_expires_in,
+            "refresh_token": issued["refresh_token"],
+            "scope": issued["scope"],
+            "token_type": "Bearer",
+        }
+        if "openid" in record["scope"].split():
+            body["id_token"] = id_tokens.mint(record["account"], provider.client_id)
+        return JSONResponse(body)
 
     async def revoke(request: Request) -> Response:
         form = _form(await request.body(), request.headers.get("content-type", ""))
@@ -842,6 +920,9 @@ def google_app(provider: Provider) -> Starlette:
     return Starlette(
         routes=[
             Route("/o/oauth2/v2/auth", authorize, methods=["GET"]),
+            Route("/oauth2/v3/certs", certs, methods=["GET"]),
+            Route("/.well-known/openid-configuration", discovery, methods=["GET"]),
+            Route("/_fake/accounts/{login}/id_token", mint_id_token, methods=["POST"]),
             Route("/token", token, methods=["POST"]),
             Route("/revoke", revoke, methods=["POST"]),
             Route("/_fake/accounts", seed, methods=["POST"]),

@@ -19,7 +19,7 @@ create policy "members read their live projects"
 create policy "anonymous people see only the projects they own"
   on public.projects as restrictive for select to authenticated
   using (
-    not coalesce((select (auth.jwt() ->> 'is_anonymous')::boolean), false)
+    not coalesce(((select auth.jwt()) ->> 'is_anonymous')::boolean, false)
     or owner_id = (select auth.uid())
   );
 

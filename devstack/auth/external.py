@@ -502,10 +502,69 @@ def pkce_grant(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
     return result
 
 
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+
+
+def id_token_grant(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
+    """``POST /token?grant_type=id_token`` (token_oidc.go) for Google: an id_token the
+    browser got from Google (One Tap, native sign-in), checked against the provider's JWKS,
+    the app's client id as audience and, when the token carries one, the nonce (the token
+    holds sha256 hex of the nonce the request passes)."""
+    settings = auth.settings
+    name = params.get("provider")
+    id_token = params.get("id_token")
+    nonce = params.get("nonce")
+    if not isinstance(name, str) or not isinstance(id_token, str) or not id_token:
+        raise bad_request(Code.VALIDATION_FAILED, "provider and id_token are required")
+    if nonce is not None and not isinstance(nonce, str):
+        raise bad_request(Code.VALIDATION_FAILED, "nonce must be a string")
+    if name != "google":
+        raise bad_request(Code.VALIDATION_FAILED, f'Custom OIDC provider "{name[:64]}" not allowed')
+    provider = _provider(settings, name)
+    if len(id_token) > 16384:
+        raise bad_request(Code.VALIDATION_FAILED, "Bad ID token")
+    try:
+        keys = httpx.get(f"{provider.url}/oauth2/v3/certs", timeout=PROVIDER_TIMEOUT).json()
+        kid = jwt.get_unverified_header(id_token).get("kid")
+        jwk = next(k for k in keys["keys"] if k.get("kid") == kid)
+        claims = jwt.decode(
+            id_token,
+            jwt.PyJWK(jwk).key,
+            algorithms=["RS256"],
+            audience=provider.client_id,
+            issuer=list(GOOGLE_ISSUERS),
+        )
+    except (jwt.PyJWTError, httpx.HTTPError, ValueError, KeyError, StopIteration) as exc:
+        raise bad_request(Code.VALIDATION_FAILED, f"Bad ID token: {exc}"[:200]) from exc
+    expected = claims.get("nonce")
+    if bool(expected) != bool(nonce):
+        raise bad_request(
+            Code.VALIDATION_FAILED,
+            "Passed nonce and nonce in id_token should either both exist or not.",
+        )
+    if expected and not hmac.compare_digest(
+        hashlib.sha256(str(nonce).encode()).hexdigest(), str(expected)
+    ):
+        raise bad_request(Code.VALIDATION_FAILED, "Nonces mismatch")
+    identity = _google_identity(claims)
+    client = Client.of(request)
+
+    def work(conn: Conn) -> dict[str, Any]:
+        try:
+            user = sign_in_with_identity(conn, provider.name, identity)
+        except OAuthCallbackError as exc:
+            raise AuthError(422, exc.code or Code.VALIDATION_FAILED, exc.description) from exc
+        if banned(user):
+            raise bad_request(Code.USER_BANNED, "User is banned")
+        return start_session(conn, settings, user, client, "oauth")
+
+    return auth.store.transaction(work)
+
+
 ROUTES = [
     Endpoint("GET", "/authorize", authorize),
     Endpoint("GET", "/callback", callback, "Database error saving new user"),
     Endpoint("POST", "/callback", callback, "Database error saving new user"),
 ]
 
-__all__ = ["PREFIX", "ROUTES", "pkce_grant", "sign_in_with_identity"]
+__all__ = ["PREFIX", "ROUTES", "id_token_grant", "pkce_grant", "sign_in_with_identity"]

@@ -23,10 +23,12 @@ def token(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
         return password_grant(auth, request, params)
     if grant == "refresh_token":
         return refresh_grant(auth, request, params)
-    if grant == "pkce":
-        from devstack.auth.external import pkce_grant  # social login's module
+    if grant in ("pkce", "id_token"):
+        from devstack.auth import external  # social login's module
 
-        return pkce_grant(auth, request, params)
+        return (external.pkce_grant if grant == "pkce" else external.id_token_grant)(
+            auth, request, params
+        )
     raise bad_request(Code.INVALID_CREDENTIALS, "unsupported_grant_type")
 
 
