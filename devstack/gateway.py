@@ -32,8 +32,9 @@ from starlette.background import BackgroundTask
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from devstack.config import Config, function_env
 
@@ -101,6 +102,42 @@ def auth_routes(env: dict[str, str], config_toml: Path, api_keys: set[str]) -> l
             return check_apikey(request, api_keys) or await inner(request)
 
         routes.append(Route(route.path, guarded, methods=sorted(route.methods or [])))
+    return routes
+
+
+def realtime_server(env: dict[str, str]) -> Any:
+    """The local Realtime server (devstack/realtime/); channels are private-only, like the
+    hosted project with "Allow public access" off, unless ``REALTIME_PRIVATE_ONLY=false``."""
+    from devstack.realtime.server import Realtime
+
+    return Realtime(
+        db_url=env["DB_URL"],
+        jwt_secret=env["JWT_SECRET"],
+        private_only=os.environ.get("REALTIME_PRIVATE_ONLY", "true").lower() != "false",
+    )
+
+
+def realtime_routes(realtime: Any, api_keys: set[str]) -> list[BaseRoute]:
+    """``/realtime/v1/*`` behind the same apikey rule as the rest of the API."""
+    routes: list[BaseRoute] = []
+    for route in realtime.routes():
+        inner = route.endpoint
+        if isinstance(route, WebSocketRoute):
+
+            async def guarded_ws(ws: WebSocket, inner: Any = inner) -> None:
+                refused = check_apikey(ws, api_keys)  # type: ignore[arg-type]
+                if refused is not None:
+                    await ws.send_denial_response(refused)
+                    return
+                await inner(ws)
+
+            routes.append(WebSocketRoute(route.path, guarded_ws))
+        else:
+
+            async def guarded(request: Request, inner: Any = inner) -> Response:
+                return check_apikey(request, api_keys) or await inner(request)
+
+            routes.append(Route(route.path, guarded, methods=sorted(route.methods or [])))
     return routes
 
 
@@ -236,9 +273,12 @@ def create_app(
     config_toml = config_toml or functions_dir.parent / "supabase" / "config.toml"
     functions = discover_functions(functions_dir)
 
+    realtime = realtime_server(env)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task: asyncio.Task[Any] | None = None
+        await realtime.start()
         if importlib.util.find_spec("devstack.events") is not None:
             events = importlib.import_module("devstack.events")
             result = events.run(env)
@@ -252,6 +292,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await proxy.client.aclose()
+            await realtime.stop()
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "functions": sorted(functions)})
@@ -269,6 +310,7 @@ def create_app(
                 methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
             ),
             *auth_routes(env, config_toml, api_keys),
+            *realtime_routes(realtime, api_keys),
             Route("/{path:path}", not_found),
         ],
         lifespan=lifespan,

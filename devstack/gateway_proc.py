@@ -33,7 +33,7 @@ def ready(cfg: Config) -> bool:
 def _newest_source(cfg: Config) -> float:
     paths = [
         *cfg.functions_dir.rglob("*.py"),
-        *(cfg.root / "devstack").rglob("*.py"),
+        *(cfg.root / "devstack").rglob("*.py"),  # devstack/realtime/ too
         cfg.env_file,
         cfg.root / "supabase" / "config.toml",  # local Auth's settings
     ]

@@ -58,3 +58,31 @@ def test_example_without_the_settings_says_what_to_set(stack: Stack) -> None:
     )
     assert result.returncode == 2
     assert "set API_URL and ANON_KEY" in result.stderr
+
+
+def test_chat_example_two_people_see_each_others_typing_presence_and_messages(
+    stack: Stack,
+) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SUPABASE_", "SERVICE_ROLE", "JWT_", "DB_URL"))
+    }
+    env.update(API_URL=stack.env["API_URL"], ANON_KEY=stack.env["ANON_KEY"])
+    result = subprocess.run(
+        [shutil.which("node") or "node", "examples/chat.mjs"],
+        cwd=stack.cfg.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        "here: Ada, Ben",
+        "Ben sees: Ada is typing",
+        "Ben reads: Hi Ben, launch on Friday?",
+        "Ada sees: Ben is typing",
+        "Ada reads: Friday works.",
+    ]

@@ -186,9 +186,39 @@ def test_only_a_conversations_members_read_and_send_on_its_private_channel(
     for elsewhere in (
         f"conversation:{world.conversation_d}",
         "conversation:not-a-uuid",
-        f"project:{world.project_p}",
+        f"user:{world.uid('editor')}",
     ):
         assert not realtime_can(stack, world.uid("viewer"), elsewhere, extension, action)
+
+
+@pytest.mark.parametrize("extension", ["broadcast", "presence"])
+def test_a_projects_members_receive_its_channel_and_nobody_sends_on_it(
+    stack: Stack, world: World, extension: str
+) -> None:
+    """``project:<id>`` carries tasks, files, activity and documents (postgres_changes):
+    members join it; no client may broadcast or track on it (a forged "task changed")."""
+    topic = f"project:{world.project_p}"
+    for role in ("guest", "viewer", "editor", "project_admin", "owner"):
+        assert realtime_can(stack, world.uid(role), topic, extension, "read"), role
+        assert not realtime_can(stack, world.uid(role), topic, extension, "send"), role
+    for role in ("outsider", "platform_admin", "disabled"):
+        assert not realtime_can(stack, world.uid(role), topic, extension, "read"), role
+    for elsewhere in (f"project:{world.project_p}x", "project:", f"Project:{world.project_p}"):
+        assert not realtime_can(stack, world.uid("owner"), elsewhere, extension, "read")
+
+
+@pytest.mark.parametrize("extension", ["broadcast", "presence"])
+def test_a_persons_own_channel_is_theirs_alone_and_read_only(
+    stack: Stack, world: World, extension: str
+) -> None:
+    """``user:<uid>`` carries a person's notifications, jobs and requests."""
+    for role in ("guest", "viewer", "owner", "outsider", "platform_admin"):
+        mine = f"user:{world.uid(role)}"
+        assert realtime_can(stack, world.uid(role), mine, extension, "read"), role
+        assert not realtime_can(stack, world.uid(role), mine, extension, "send"), role
+        assert not realtime_can(stack, world.uid("editor"), mine, extension, "read"), role
+    disabled = world.uid("disabled")
+    assert not realtime_can(stack, disabled, f"user:{disabled}", extension, "read")
 
 
 def test_messages_notifications_and_tasks_are_published_to_realtime(stack: Stack) -> None:

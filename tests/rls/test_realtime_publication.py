@@ -1,9 +1,10 @@
 """What a UI watches is published for Realtime, and RLS still decides who receives it.
 
 Supabase Realtime delivers a row change to a subscriber only when the table's select policy,
-run as that subscriber (role ``authenticated``, their JWT claims), returns the row. There is
-no Realtime server locally, so the test runs that same check in SQL for each published UI
-table: the row's member / owner would receive it, someone outside would not.
+run as that subscriber (role ``authenticated``, their JWT claims), returns the row. The local
+Realtime server (devstack/realtime/) runs that check on real changes (tests/realtime/); this
+test runs the same check in SQL for each published UI table: the row's member / owner would
+receive it, someone outside would not.
 """
 
 from __future__ import annotations
