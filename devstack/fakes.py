@@ -12,6 +12,9 @@ they would the real hosts, base URLs from settings:
 * Google on ``FAKE_GOOGLE_PORT`` (54352): ``accounts.google.com/o/oauth2/v2/auth``,
   ``oauth2.googleapis.com/token|revoke``, ``www.googleapis.com/oauth2/v3/userinfo`` and Drive
   v3 (``/drive/v3/files`` paged with ``nextPageToken``, ``/drive/v3/files/{id}/export``).
+  For login (devstack/auth/external.py) GitHub answers ``/user/emails`` too, and Google is an
+  OpenID provider: ``/oauth2/v3/certs`` (JWKS), ``/.well-known/openid-configuration``, an
+  ``id_token`` in the code exchange and ``POST /_fake/accounts/{login}/id_token``.
 
 The authorize pages approve at once: a 302 back to ``redirect_uri`` with ``code`` and
 ``state`` (``?login=<name>`` / ``?login_hint=<email>`` picks the fake account, ``?deny=1``
@@ -82,6 +85,8 @@ class Account:
     id: int
     name: str
     token_expires_in: int = 28800
+    email: str = ""  # the login's address at the provider (default: <login>@users.example.test)
+    email_verified: bool = True
     failures: list[Failure] = field(default_factory=list)
     delay: float = 0.0
     rate_limit: int = 5000
@@ -113,7 +118,9 @@ class Provider:
         self.codes: dict[str, dict[str, Any]] = {}
         self.access: dict[str, Grant] = {}
         self.refresh: dict[str, Grant] = {}
-        self._ids = 1000
+        # ids stay unique across restarts of the fake: a login's provider id is kept in
+        # auth.identities, and a restarted fake must not hand the same id to someone else
+        self._ids = int(time.time()) * 1000 % 2_000_000_000
 
     def next_id(self) -> int:
         self._ids += 1
@@ -278,6 +285,10 @@ def _add_items(
                 "prerelease": False,
             }
         )
+
+
+def _address(account: Account) -> str:
+    return account.email or f"{account.login}@users.example.test"
 
 
 def _gh_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -455,7 +466,23 @@ def github_app(provider: Provider) -> Starlette:
                     "name": account.name,
                     "type": "User",
                     "html_url": f"https://github.com/{account.login}",
+                    "avatar_url": f"https://avatars.example.test/u/{account.id}",
+                    "email": _address(account),
                 },
+                {},
+            )
+        if parts == ["user", "emails"]:  # scope user:email; what Auth's github provider reads
+            address = _address(account)
+            return (
+                200,
+                [
+                    {
+                        "email": address,
+                        "primary": True,
+                        "verified": account.email_verified,
+                        "visibility": "private",
+                    }
+                ],
                 {},
             )
         if parts == ["user", "repos"]:
@@ -525,6 +552,8 @@ def github_app(provider: Provider) -> Starlette:
         login = str(body["login"])
         account = provider.account(login)
         account.token_expires_in = int(body.get("token_expires_in", account.token_expires_in))
+        account.email = str(body.get("email", account.email))
+        account.email_verified = bool(body.get("email_verified", account.email_verified))
         for name, spec in (body.get("repos") or {}).items():
             if name in account.repos:
                 _add_items(account, account.repos[name], spec, provider)
@@ -610,7 +639,81 @@ def _google_error(status: int, message: str, reason: str) -> JSONResponse:
     )
 
 
+class IdTokens:
+    """Google's OpenID Connect side: an RSA key of this process, its JWKS at
+    ``/oauth2/v3/certs``, and id_tokens signed with it (iss ``https://accounts.google.com``,
+    aud the client id) for the code exchange and for ``/_fake/accounts/{login}/id_token``
+    (what Google Identity Services hands a browser, for Auth's ``grant_type=id_token``)."""
+
+    ISSUER = "https://accounts.google.com"
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = secrets.token_hex(8)
+
+    def jwks(self) -> dict[str, Any]:
+        import jwt
+
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+
+    def mint(
+        self, account: Account, audience: str, nonce: str | None = None, ttl: int = 3600
+    ) -> str:
+        import jwt
+
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.ISSUER,
+            "aud": audience,
+            "azp": audience,
+            "sub": str(account.id),
+            "email": account.login,
+            "email_verified": account.email_verified,
+            "name": account.name,
+            "picture": f"https://lh3.example.test/a/{account.id}",
+            "iat": now,
+            "exp": now + ttl,
+        }
+        if nonce:
+            claims["nonce"] = nonce
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+
 def google_app(provider: Provider) -> Starlette:
+    id_tokens = IdTokens()
+
+    async def certs(request: Request) -> Response:
+        return JSONResponse(id_tokens.jwks())
+
+    async def discovery(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {
+                "issuer": IdTokens.ISSUER,
+                "authorization_endpoint": f"{base}/o/oauth2/v2/auth",
+                "token_endpoint": f"{base}/token",
+                "userinfo_endpoint": f"{base}/oauth2/v3/userinfo",
+                "jwks_uri": f"{base}/oauth2/v3/certs",
+                "id_token_signing_alg_values_supported": ["RS256"],
+            }
+        )
+
+    async def mint_id_token(request: Request) -> Response:
+        """A signed id_token for an account; ``aud``, ``nonce``, ``ttl`` (negative: expired)
+        and ``forge=1`` (signed by another key) switch what a test needs."""
+        q = request.query_params
+        account = provider.account(request.path_params["login"])
+        signer = IdTokens() if q.get("forge") else id_tokens
+        if q.get("forge"):
+            signer.kid = id_tokens.kid
+        token = signer.mint(
+            account, q.get("aud", provider.client_id), q.get("nonce"), int(q.get("ttl", "3600"))
+        )
+        return JSONResponse({"id_token": token})
+
     async def authorize(request: Request) -> Response:
         q = request.query_params
         redirect_uri = q.get("redirect_uri", "")
@@ -682,15 +785,16 @@ def google_app(provider: Provider) -> Starlette:
             code = "redirect_uri_mismatch" if error == "redirect_uri_mismatch" else "invalid_grant"
             return JSONResponse({"error": code, "error_description": description}, status_code=400)
         issued = provider.issue(record["account"], provider.client_id, record["scope"])
-        return JSONResponse(
-            {
-                "access_token": issued["access_token"],
-                "expires_in": record["account"].token_expires_in,
-                "refresh_token": issued["refresh_token"],
-                "scope": issued["scope"],
-                "token_type": "Bearer",
-            }
-        )
+        body = {
+            "access_token": issued["access_token"],
+            "expires_in": record["account"].token_expires_in,
+            "refresh_token": issued["refresh_token"],
+            "scope": issued["scope"],
+            "token_type": "Bearer",
+        }
+        if "openid" in record["scope"].split():
+            body["id_token"] = id_tokens.mint(record["account"], provider.client_id)
+        return JSONResponse(body)
 
     async def revoke(request: Request) -> Response:
         form = _form(await request.body(), request.headers.get("content-type", ""))
@@ -735,7 +839,8 @@ def google_app(provider: Provider) -> Starlette:
                     "sub": str(account.id),
                     "name": account.name,
                     "email": account.login,
-                    "email_verified": True,
+                    "email_verified": account.email_verified,
+                    "picture": f"https://lh3.example.test/a/{account.id}",
                 }
             )
         if parts == ["drive", "v3", "files"]:
@@ -797,6 +902,7 @@ def google_app(provider: Provider) -> Starlette:
         body = await request.json()
         account = provider.account(str(body["login"]))
         account.token_expires_in = int(body.get("token_expires_in", account.token_expires_in))
+        account.email_verified = bool(body.get("email_verified", account.email_verified))
         for doc in body.get("docs") or []:
             doc_id = str(doc.get("id") or secrets.token_urlsafe(16))
             old = account.docs.get(doc_id)
@@ -814,6 +920,9 @@ def google_app(provider: Provider) -> Starlette:
     return Starlette(
         routes=[
             Route("/o/oauth2/v2/auth", authorize, methods=["GET"]),
+            Route("/oauth2/v3/certs", certs, methods=["GET"]),
+            Route("/.well-known/openid-configuration", discovery, methods=["GET"]),
+            Route("/_fake/accounts/{login}/id_token", mint_id_token, methods=["POST"]),
             Route("/token", token, methods=["POST"]),
             Route("/revoke", revoke, methods=["POST"]),
             Route("/_fake/accounts", seed, methods=["POST"]),

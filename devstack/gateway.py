@@ -97,6 +97,7 @@ def auth_routes(env: dict[str, str], config_toml: Path, api_keys: set[str]) -> l
         config_toml=config_toml,
         smtp_host=env.get("SMTP_HOST"),
         smtp_port=int(env["SMTP_PORT"]) if env.get("SMTP_PORT") else None,
+        providers=auth.local_providers(env),
     )
     routes = []
     for route in auth.AuthApi(settings).routes():

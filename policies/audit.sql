@@ -17,6 +17,10 @@ create policy "people read their own entries; project admins their project's"
     )
   );
 
+create policy "people with a second factor read the audit trail only at aal2"
+  on public.audit_logs as restrictive for select to authenticated
+  using ((select private.mfa_satisfied()));
+
 -- public.audit_log_origins --------------------------------------------------------------
 -- an entry's IP and user agent: the person who acted, and platform admins
 -- (visible_user_role_ids() is "myself, or everyone for a platform admin")
@@ -28,3 +32,7 @@ create policy "people read where they acted from; platform admins read all"
     (select private.is_active_user())
     and actor_id = any (array(select private.visible_user_role_ids()))
   );
+
+create policy "people with a second factor read origins only at aal2"
+  on public.audit_log_origins as restrictive for select to authenticated
+  using ((select private.mfa_satisfied()));

@@ -18,6 +18,11 @@ create policy "admins change other people's platform role and disable them"
   using ((select private.authorize('admin')) and user_id <> (select auth.uid()))
   with check ((select private.authorize('admin')) and user_id <> (select auth.uid()));
 
+create policy "people with a second factor change platform roles only at aal2"
+  on public.user_roles as restrictive for update to authenticated
+  using ((select private.mfa_satisfied()))
+  with check ((select private.mfa_satisfied()));
+
 create policy "the auth server reads platform roles for the token hook"
   on public.user_roles for select to supabase_auth_admin
   using (true);

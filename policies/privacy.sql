@@ -19,6 +19,10 @@ create policy "people file privacy requests for themselves"
   on public.privacy_requests for insert to authenticated
   with check ((select private.is_active_user()) and user_id = (select auth.uid()));
 
+create policy "people with a second factor ask for erasure only at aal2"
+  on public.privacy_requests as restrictive for insert to authenticated
+  with check (kind <> 'erasure' or (select private.mfa_satisfied()));
+
 -- private.erasure_subjects --------------------------------------------------------------
 alter table private.erasure_subjects enable row level security;
 

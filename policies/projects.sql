@@ -14,6 +14,15 @@ create policy "members read their live projects"
     and (id = any (array(select private.my_project_ids())) or owner_id = (select auth.uid()))
   );
 
+-- anonymous sessions (signInAnonymously) try the product in projects of their own: they
+-- never see another person's project (and answer_project_invitation refuses them)
+create policy "anonymous people see only the projects they own"
+  on public.projects as restrictive for select to authenticated
+  using (
+    not coalesce(((select auth.jwt()) ->> 'is_anonymous')::boolean, false)
+    or owner_id = (select auth.uid())
+  );
+
 create policy "users create projects they own"
   on public.projects for insert to authenticated
   with check ((select private.can_write()) and owner_id = (select auth.uid()));

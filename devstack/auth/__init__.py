@@ -25,12 +25,33 @@ from devstack.auth import router
 from devstack.auth.errors import AuthError
 from devstack.auth.http import Auth
 from devstack.auth.ratelimit import Limits
-from devstack.auth.settings import PREFIX, AuthSettings
+from devstack.auth.settings import PREFIX, AuthSettings, ExternalProvider
 from devstack.auth.signup import register
 from devstack.auth.store import Conn, Store, find_user
 from devstack.auth.tokens import Client, start_session
 
-__all__ = ["PREFIX", "AuthApi", "AuthSettings", "session_token"]
+__all__ = ["PREFIX", "AuthApi", "AuthSettings", "local_providers", "session_token"]
+
+
+def local_providers(env: dict[str, str]) -> dict[str, ExternalProvider]:
+    """GitHub and Google login against the local fakes (devstack/fakes.py), with their one
+    local OAuth app each; ``[auth.external.*] enabled`` in config.toml picks which serve."""
+    from devstack import config
+
+    return {
+        "github": ExternalProvider(
+            "github",
+            config.LOCAL_GITHUB_CLIENT_ID,
+            config.LOCAL_GITHUB_CLIENT_SECRET,
+            env.get("GITHUB_WEB_URL", "http://127.0.0.1:54351"),
+        ),
+        "google": ExternalProvider(
+            "google",
+            config.LOCAL_GOOGLE_CLIENT_ID,
+            config.LOCAL_GOOGLE_CLIENT_SECRET,
+            env.get("GOOGLE_OAUTH_URL", "http://127.0.0.1:54352"),
+        ),
+    }
 
 
 class AuthApi:

@@ -34,6 +34,20 @@ def identity_json(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None or k in ("created_at", "updated_at")}
 
 
+def factor_json(row: dict[str, Any]) -> dict[str, Any]:
+    """models.Factor (the secret never leaves the server; friendly_name omitempty)."""
+    out = dict(row)
+    for key in ("created_at", "updated_at", "last_challenged_at"):
+        value = out.get(key)
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        out[key] = ts(value) if isinstance(value, dt.datetime) else value
+    if not out.get("friendly_name"):
+        out.pop("friendly_name", None)
+    out["id"] = str(out["id"])
+    return out
+
+
 def user_json(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": str(row["id"]),
@@ -54,6 +68,7 @@ def user_json(row: dict[str, Any]) -> dict[str, Any]:
         "app_metadata": row["raw_app_meta_data"] or {},
         "user_metadata": row["raw_user_meta_data"] or {},
         "identities": [identity_json(i) for i in row.get("identities_json") or []],
+        "factors": [factor_json(f) for f in row.get("factors_json") or []] or None,
         "created_at": ts(row["created_at"]),
         "updated_at": ts(row["updated_at"]),
         "banned_until": ts(row["banned_until"]),

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from devstack.auth import admin, health, logout, otp, signup, token, user, verify
+from devstack.auth import admin, external, health, logout, mfa, otp, signup, token, user, verify
 from devstack.auth.http import Auth, Endpoint, dispatch
 from devstack.auth.settings import PREFIX
 
@@ -21,6 +21,8 @@ GROUPS = (
     user,  # GET /user, PUT /user, GET /reauthenticate
     logout,  # POST /logout
     admin,  # /admin/users[/{user_id}], POST /invite, POST /admin/generate_link
+    external,  # GET /authorize, GET|POST /callback (POST /token?grant_type=pkce|id_token in token)
+    mfa,  # /factors[/{factor_id}[/challenge|/verify]], /admin/users/{user_id}/factors
 )
 
 

@@ -95,6 +95,46 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class MfaSettings:
+    """``[auth.mfa]`` (the CLI's defaults: TOTP enrolment and verification on, 10 factors)."""
+
+    max_enrolled_factors: int = 10
+    totp_enroll_enabled: bool = True
+    totp_verify_enabled: bool = True
+
+    @classmethod
+    def of(cls, mfa: dict[str, Any]) -> MfaSettings:
+        totp = mfa.get("totp", {})
+        return cls(
+            max_enrolled_factors=int(mfa.get("max_enrolled_factors", 10)),
+            totp_enroll_enabled=bool(totp.get("enroll_enabled", True)),
+            totp_verify_enabled=bool(totp.get("verify_enabled", True)),
+        )
+
+
+@dataclass(frozen=True)
+class ExternalProvider:
+    """``[auth.external.<name>]``: the OAuth app and, locally, the fake's base URL."""
+
+    name: str
+    client_id: str
+    secret: str
+    url: str  # the provider's web and API base (locally devstack/fakes.py)
+
+
+def external_providers(
+    auth: dict[str, Any], local: dict[str, ExternalProvider]
+) -> dict[str, ExternalProvider]:
+    """The enabled providers among ``local`` (name -> the local fake's app and URL)."""
+    external = auth.get("external", {})
+    return {
+        name: provider
+        for name, provider in local.items()
+        if isinstance(external.get(name), dict) and external[name].get("enabled")
+    }
+
+
+@dataclass(frozen=True)
 class AuthSettings:
     """What the server needs; the auth options come from supabase/config.toml ``[auth]``."""
 
@@ -112,6 +152,14 @@ class AuthSettings:
     additional_redirect_urls: tuple[str, ...] = ()
     mail: MailSettings = field(default_factory=MailSettings)
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    enable_anonymous_sign_ins: bool = False
+    mfa: MfaSettings = MfaSettings()
+    external: tuple[ExternalProvider, ...] = ()
+    manual_linking: bool = False
+
+    @property
+    def redirect_urls(self) -> tuple[str, ...]:
+        return self.additional_redirect_urls
 
     @property
     def external_url(self) -> str:
@@ -128,6 +176,7 @@ class AuthSettings:
         config_toml: Path,
         smtp_host: str | None = None,
         smtp_port: int | None = None,
+        providers: dict[str, ExternalProvider] | None = None,
     ) -> AuthSettings:
         auth = _read(config_toml).get("auth", {})
         email = auth.get("email", {})
@@ -178,4 +227,11 @@ class AuthSettings:
                 token_verifications=int(limits.get("token_verifications", 30)),
                 exempt_ips=frozenset(ip.strip() for ip in exempt.split(",") if ip.strip()),
             ),
+            enable_anonymous_sign_ins=bool(auth.get("enable_anonymous_sign_ins", False)),
+            mfa=MfaSettings.of(auth.get("mfa", {})),
+            external=tuple(external_providers(auth, providers or {}).values()),
+            manual_linking=bool(auth.get("enable_manual_linking", False)),
         )
+
+    def provider(self, name: str) -> ExternalProvider | None:
+        return next((p for p in self.external if p.name == name), None)

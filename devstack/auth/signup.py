@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 
 from devstack.auth import mail, mailer, pkce
+from devstack.auth.anonymous import signup_anonymously
 from devstack.auth.errors import Code, bad_request, unprocessable
 from devstack.auth.http import Auth, Endpoint, Params, check_email, client_ip
 from devstack.auth.models import ts, user_json
@@ -104,6 +105,10 @@ def signup(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
     body = SignupParams.of(params)
     email = (body.email or "").strip()
     password = body.password
+    # no credentials at all: an anonymous sign-in (a password without an address is a
+    # mistake the checks below answer)
+    if not email and not body.phone and password is None:
+        return signup_anonymously(auth, request, params)
     data = body.data or {}
     if body.phone:
         raise bad_request(Code.PHONE_PROVIDER_DISABLED, "Phone signups are disabled")

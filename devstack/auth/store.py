@@ -25,7 +25,14 @@ DUPLICATE_EMAIL = "A user with this email address has already been registered"
 USER_SELECT = """
 select u.*, coalesce((
   select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id
-), '[]'::jsonb) as identities_json
+), '[]'::jsonb) as identities_json, (
+  select jsonb_agg(jsonb_build_object(
+           'id', f.id, 'friendly_name', f.friendly_name, 'factor_type', f.factor_type,
+           'status', f.status, 'created_at', f.created_at, 'updated_at', f.updated_at,
+           'last_challenged_at', f.last_challenged_at
+         ) order by f.created_at)
+    from auth.mfa_factors f where f.user_id = u.id
+) as factors_json
   from auth.users u
 """
 

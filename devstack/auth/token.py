@@ -54,6 +54,10 @@ def token(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
         return refresh_grant(auth, request, params)
     if grant == "pkce":
         return pkce_grant(auth, request, params)
+    if grant == "id_token":
+        from devstack.auth import external  # social login's module
+
+        return external.id_token_grant(auth, request, params)
     raise bad_request(Code.INVALID_CREDENTIALS, "unsupported_grant_type")
 
 
@@ -107,9 +111,14 @@ def pkce_grant(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
             raise bad_request(Code.USER_NOT_FOUND, "User not found")
         if banned(user):
             raise bad_request(Code.USER_BANNED, "User is banned")
-        return start_session(
+        session = start_session(
             conn, auth.settings, user, Client.of(request), flow["authentication_method"]
         )
+        if flow["provider_type"] not in (None, "", "email"):  # social login: the IdP's tokens
+            session["provider_token"] = flow["provider_access_token"] or ""
+            if flow["provider_refresh_token"]:
+                session["provider_refresh_token"] = flow["provider_refresh_token"]
+        return session
 
     return auth.store.transaction(work)
 

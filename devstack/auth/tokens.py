@@ -23,6 +23,7 @@ from devstack.auth.store import Conn, find_user
 HOOK_TIMEOUT_MS = 2000
 REFRESH_TOKEN_ALPHABET = string.ascii_letters + string.digits
 # Claims the hosted service requires in the hook's output (tokens.validateTokenClaims)
+SECOND_FACTORS = ("totp", "phone", "webauthn")
 REQUIRED_CLAIMS = ("aud", "exp", "iat", "sub", "email", "phone", "role", "aal", "session_id")
 
 
@@ -58,9 +59,16 @@ def insert_refresh_token(conn: Conn, user_id: str, session_id: str, parent: str 
 
 
 def start_session(
-    conn: Conn, settings: AuthSettings, user: dict[str, Any], client: Client, method: str
+    conn: Conn,
+    settings: AuthSettings,
+    user: dict[str, Any],
+    client: Client,
+    method: str,
+    amr: str | None = None,
 ) -> dict[str, Any]:
-    """A new session, its first refresh token and an access token (Auth's token response)."""
+    """A new session, its first refresh token and an access token (Auth's token response);
+    the sign-in method is the session's first ``auth.mfa_amr_claims`` row (``amr``, default
+    ``method``), as Auth records it."""
     session_id = str(uuid.uuid4())
     user_id = str(user["id"])
     conn.execute(
@@ -70,18 +78,39 @@ def start_session(
         """,
         (session_id, user_id, client.user_agent, client.ip),
     )
+    add_amr_claim(conn, session_id, amr or method)
     refresh = insert_refresh_token(conn, user_id, session_id, None)
+    conn.execute("update auth.users set last_sign_in_at = now() where id = %s", (user_id,))
+    user = find_user(conn, user_id=user_id) or user
+    return token_response(conn, settings, user, session_id, refresh, method)
+
+
+def add_amr_claim(conn: Conn, session_id: str, method: str) -> None:
+    """Auth's AddClaimToSession: one row per (session, method), its time refreshed."""
     conn.execute(
         """
         insert into auth.mfa_amr_claims (id, session_id, created_at, updated_at,
                                          authentication_method)
-        values (%s, %s, now(), now(), %s)
+        values (gen_random_uuid(), %s, now(), now(), %s)
+        on conflict (session_id, authentication_method) do update set updated_at = now()
         """,
-        (str(uuid.uuid4()), session_id, method),
+        (session_id, method),
     )
-    conn.execute("update auth.users set last_sign_in_at = now() where id = %s", (user_id,))
-    user = find_user(conn, user_id=user_id) or user
-    return token_response(conn, settings, user, session_id, refresh, method)
+
+
+def aal_and_amr(conn: Conn, session_id: str) -> tuple[str, list[dict[str, Any]]]:
+    """Auth's CalculateAALAndAMR: the session's claims, newest first; a second factor among
+    them makes the session aal2."""
+    rows = conn.execute(
+        """
+        select authentication_method as method, extract(epoch from updated_at)::bigint as ts
+          from auth.mfa_amr_claims where session_id = %s order by updated_at desc
+        """,
+        (session_id,),
+    ).fetchall()
+    amr = [{"method": r["method"], "timestamp": int(r["ts"])} for r in rows]
+    aal = "aal2" if any(r["method"] in SECOND_FACTORS for r in rows) else "aal1"
+    return aal, amr
 
 
 def token_response(
@@ -129,17 +158,9 @@ def access_token(
     claims["role"] = user["role"] or AUDIENCE
     claims["phone"] = user["phone"] or ""
     claims["session_id"] = session_id
-    # how the session was proven (auth.mfa_amr_claims), newest first, as the hosted server
-    # builds amr: a refresh keeps them
-    rows = conn.execute(
-        "select authentication_method, created_at from auth.mfa_amr_claims"
-        " where session_id = %s order by created_at desc",
-        (session_id,),
-    ).fetchall()
-    claims["amr"] = [
-        {"method": r["authentication_method"], "timestamp": int(r["created_at"].timestamp())}
-        for r in rows
-    ] or [{"method": "password", "timestamp": int(session_created.timestamp())}]
+    aal, amr = aal_and_amr(conn, session_id)
+    claims["aal"] = aal
+    claims["amr"] = amr or [{"method": "password", "timestamp": int(session_created.timestamp())}]
     if settings.hook is not None:
         claims = run_hook(conn, settings.hook, str(user["id"]), claims, method)
     return jwts.sign(claims, settings.jwt_secret), int(claims["exp"])

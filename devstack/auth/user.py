@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 
 from devstack.auth import mail, mailer, pkce
+from devstack.auth.anonymous import make_permanent
 from devstack.auth.errors import AuthError, Code, bad_request, unprocessable
 from devstack.auth.http import (
     Auth,
@@ -130,6 +131,7 @@ def update_user(auth: Auth, request: Request, params: dict) -> dict[str, Any]:
         if email and email.lower() != (user["email"] or "").lower():
             if not settings.mail.enable_confirmations:
                 change_email(conn, uid, email.lower())  # the hosted autoconfirm path
+                make_permanent(conn, uid)
             else:
                 if body.code_challenge:
                     pkce.create_flow_state(

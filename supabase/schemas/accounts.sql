@@ -66,7 +66,13 @@ create function private.handle_new_user() returns trigger
     as $_$
 declare
   meta jsonb := coalesce(new.raw_user_meta_data, '{}'::jsonb);
-  wanted_username text := lower(nullif(btrim(meta ->> 'username'), ''));
+  -- sign-up's username, else a social login's handle (GitHub's user_name, '-' -> '_')
+  wanted_username text := lower(nullif(btrim(coalesce(
+    meta ->> 'username', replace(meta ->> 'user_name', '-', '_')
+  )), ''));
+  -- sign-up's full_name, else a provider's name / picture (Google's claims)
+  given_name text := coalesce(meta ->> 'full_name', meta ->> 'name');
+  given_avatar text := coalesce(meta ->> 'avatar_url', meta ->> 'picture');
   granted_username text;
   refused_because text;
   wanted_persona text := meta ->> 'persona';
@@ -91,8 +97,8 @@ begin
       new.id,
       new.email,
       granted_username,
-      left(meta ->> 'full_name', 200),
-      case when meta ->> 'avatar_url' ~ '^https?://' then left(meta ->> 'avatar_url', 2048) end,
+      left(given_name, 200),
+      case when given_avatar ~ '^https?://' then left(given_avatar, 2048) end,
       persona
     );
   exception when unique_violation then
@@ -103,8 +109,8 @@ begin
       new.id,
       new.email,
       null,
-      left(meta ->> 'full_name', 200),
-      case when meta ->> 'avatar_url' ~ '^https?://' then left(meta ->> 'avatar_url', 2048) end,
+      left(given_name, 200),
+      case when given_avatar ~ '^https?://' then left(given_avatar, 2048) end,
       persona
     );
   end;

@@ -215,6 +215,10 @@ begin
   if not private.authorize('admin') then
     raise exception 'only platform admins read the whole audit trail' using errcode = '42501';
   end if;
+  if not private.mfa_satisfied() then
+    raise exception 'the audit trail needs your second factor (aal2)' using errcode = '42501',
+      hint = 'verify your TOTP factor (mfa.challengeAndVerify), then retry';
+  end if;
   if max_rows is null or max_rows not between 1 and 1000 then
     raise exception 'max_rows must be between 1 and 1000' using errcode = '22023';
   end if;

@@ -306,6 +306,11 @@ begin
   if me is null or not private.is_active_user() then
     raise exception 'not allowed to answer invitations' using errcode = '42501';
   end if;
+  -- an anonymous session joins no one's project: sign up first (docs/signin.md)
+  if coalesce((select (auth.jwt() ->> 'is_anonymous')::boolean), false) then
+    raise exception 'anonymous users cannot join projects' using errcode = '42501',
+      hint = 'sign up (add an email address or link an identity) first';
+  end if;
   select i.* into invitation
     from public.project_invitations i
    where i.id = answer_project_invitation.invitation_id

@@ -323,6 +323,25 @@ grant all on function private.is_active_user() to authenticated;
 grant all on function private.is_active_user() to service_role;
 
 -- true when the caller may write at all: active and not a guest
+-- Whether the caller's session is as strong as their account asks: a person with a
+-- verified second factor (auth.mfa_factors) must be at aal2; everyone else passes. The
+-- restrictive policies on platform-admin actions, the audit trail and erasure use it
+-- (Supabase's documented pattern; docs/signin.md).
+create function private.mfa_satisfied() returns boolean
+    language sql stable security definer
+    set search_path to ''
+    as $$
+  select coalesce((select auth.jwt() ->> 'aal'), 'aal1') = 'aal2'
+      or not exists (
+        select 1 from auth.mfa_factors f
+         where f.user_id = (select auth.uid()) and f.status = 'verified'
+      )
+$$;
+
+revoke all on function private.mfa_satisfied() from public;
+grant all on function private.mfa_satisfied() to authenticated;
+grant all on function private.mfa_satisfied() to service_role;
+
 create function private.can_write() returns boolean
     language sql stable security definer
     set search_path to ''
