@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from devstack.auth import mail, mailer, pkce
+from devstack.auth.anonymous import make_permanent
 from devstack.auth.errors import AuthError, Code, bad_request, forbidden, unprocessable
 from devstack.auth.http import Auth, Endpoint, Params, check_email
 from devstack.auth.store import DUPLICATE_EMAIL, Conn, banned, change_email, find_user, reload
@@ -227,6 +228,7 @@ def _apply(conn: Conn, auth: Auth, user: dict[str, Any], kind: str, hashed: str)
         )
         mail.clear_one_time_token(conn, user["id"], "email_change_token_new")
         mail.clear_one_time_token(conn, user["id"], "email_change_token_current")
+        make_permanent(conn, user["id"])  # an anonymous user whose address is now proven
     return True
 
 

@@ -8,7 +8,11 @@ from typing import Any
 
 import jwt
 
-from tests.auth.test_auth_api import _auth, _email, _error, _password
+from tests.auth.helpers import PASSWORD, mail_link
+from tests.auth.helpers import client as _auth
+from tests.auth.helpers import email_address as _email
+from tests.auth.helpers import error as _error
+from tests.auth.helpers import password_grant as _password
 from tests.support import Stack
 
 
@@ -38,9 +42,18 @@ def test_an_email_address_makes_the_anonymous_user_permanent(stack: Stack) -> No
     with _auth(stack, token=session["access_token"]) as client:
         updated = client.put("/user", json={"email": email})
         assert updated.status_code == 200, updated.text
-        assert updated.json()["is_anonymous"] is False
-        assert [i["provider"] for i in updated.json()["identities"]] == ["email"]
-        assert client.put("/user", json={"password": "correct-horse"}).status_code == 200
+        # with confirmations on, the address counts only once its mail's link is followed
+        assert updated.json()["is_anonymous"] is True
+        assert updated.json()["new_email"] == email
+        link = mail_link(stack, f"to:{email}")
+        confirmed = client.post(
+            "/verify", json={"type": link["type"], "token_hash": link["token_hash"]}
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        user = client.get("/user").json()
+        assert user["is_anonymous"] is False and user["email"] == email
+        assert [i["provider"] for i in user["identities"]] == ["email"]
+        assert client.put("/user", json={"password": PASSWORD}).status_code == 200
     signed_in = _password(stack, email)
     assert signed_in.status_code == 200, signed_in.text
     claims = jwt.decode(signed_in.json()["access_token"], options={"verify_signature": False})

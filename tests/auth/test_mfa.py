@@ -13,7 +13,10 @@ import jwt
 import pytest
 
 from devstack.auth import totp
-from tests.auth.test_auth_api import _auth, _error, _password, _signup
+from tests.auth.helpers import client as _auth
+from tests.auth.helpers import error as _error
+from tests.auth.helpers import password_grant as _password
+from tests.auth.helpers import signup as _signup
 from tests.support import Stack
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from devstack.auth import totp
-from tests.auth.test_auth_api import _email
+from tests.auth.helpers import email_address as _email
 from tests.support import Stack
 
 HERE = Path(__file__).parent

@@ -16,7 +16,10 @@ import httpx
 import jwt
 import pytest
 
-from tests.auth.test_auth_api import V2024, _error, _password, _signup
+from tests.auth.helpers import V2024
+from tests.auth.helpers import error as _error
+from tests.auth.helpers import password_grant as _password
+from tests.auth.helpers import signup as _signup
 from tests.support import Stack
 
 SITE = "http://127.0.0.1:3000"
