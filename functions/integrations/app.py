@@ -111,6 +111,7 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
             404: ("Unknown provider or integration", None),
             409: ("The integration is not linked to a project", None),
             413: ("Body too large", None),
+            422: ("The body does not have the provider's payload shape", None),
         },
     )
     async def webhook(request: Request) -> Response:

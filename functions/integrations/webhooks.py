@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ApiError
+from integrations import payloads as p
 
 LINEAR_WINDOW_SECONDS = 60
+MAX_STAMP_DIGITS = 16  # epoch milliseconds until the year 2286; longer is never fresh
 _KIND_SAFE = re.compile(r"[^a-z0-9_.]+")
 
 
@@ -48,15 +50,27 @@ def _equal(presented: str | None, expected: str) -> bool:
     )
 
 
-def _fresh(stamp_seconds: float, tolerance: float) -> bool:
-    return abs(time.time() - stamp_seconds) <= tolerance
+def _fresh(stamp: float, tolerance: float, *, per_second: int = 1) -> bool:
+    """Whether ``stamp`` (seconds, or milliseconds with per_second=1000) is within the window."""
+    try:
+        return abs(time.time() - stamp / per_second) <= tolerance
+    except OverflowError:  # an integer too large for a float is not fresh
+        return False
+
+
+def _header_stamp(value: str | None) -> int | None:
+    """A timestamp header as an integer, or None if it is not a short run of ASCII digits
+    (checked before int(): a 5,000-digit header would exceed Python's int parsing limit)."""
+    if not value or len(value) > MAX_STAMP_DIGITS or not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)
 
 
 @dataclass
 class Delivery:
     delivery_id: str | None
     event: str  # github's X-GitHub-Event etc.
-    body: Any
+    body: Any  # the provider's model from integrations.payloads
     ping: bool = False
 
 
@@ -70,30 +84,34 @@ def verify(
     url: str,
     tolerance: float,
 ) -> Delivery:
-    """Check the signature (401 otherwise) and return the parsed delivery."""
+    """Check the signature (401 otherwise) and return the delivery, its body parsed into the
+    provider's model (400 if not JSON, 422 if not the provider's shape)."""
     h = {k.lower(): v for k, v in headers.items()}
     if provider == "github":
         if not _equal(h.get("x-hub-signature-256"), "sha256=" + _hex_hmac(secret, raw)):
             raise unauthorized("missing or wrong X-Hub-Signature-256")
-        body = _json(raw)
         event = h.get("x-github-event", "")
-        return Delivery(h.get("x-github-delivery"), event, body, ping=event == "ping")
+        if event == "ping":
+            return Delivery(h.get("x-github-delivery"), event, _json(raw), ping=True)
+        body = p.parse(p.GitHubEvent, _json(raw))
+        return Delivery(h.get("x-github-delivery"), event, body)
     if provider == "linear":
         if not _equal(h.get("linear-signature"), _hex_hmac(secret, raw)):
             raise unauthorized("missing or wrong Linear-Signature")
-        body = _json(raw)
-        stamp = body.get("webhookTimestamp") if isinstance(body, dict) else None
-        if not isinstance(stamp, int | float) or not _fresh(stamp / 1000, LINEAR_WINDOW_SECONDS):
+        linear = p.parse(p.LinearEvent, _json(raw))
+        stamp = linear.webhookTimestamp
+        if stamp is None or not _fresh(stamp, LINEAR_WINDOW_SECONDS, per_second=1000):
             raise unauthorized("webhookTimestamp is missing or outside the 60 s window")
-        return Delivery(h.get("linear-delivery") or body.get("webhookId"), "linear", body)
+        return Delivery(h.get("linear-delivery") or linear.webhookId, "linear", linear)
     if provider == "jira":
         if not _equal(h.get("x-hub-signature"), "sha256=" + _hex_hmac(secret, raw)):
             raise unauthorized("missing or wrong X-Hub-Signature")
-        body = _json(raw)
-        return Delivery(h.get("x-atlassian-webhook-identifier"), "jira", body)
+        jira = p.parse(p.JiraEvent, _json(raw))
+        return Delivery(h.get("x-atlassian-webhook-identifier"), "jira", jira)
     if provider == "hubspot":
         stamp = h.get("x-hubspot-request-timestamp", "")
-        if not (stamp.isascii() and stamp.isdigit()) or not _fresh(int(stamp) / 1000, tolerance):
+        millis = _header_stamp(stamp)
+        if millis is None or not _fresh(millis, tolerance, per_second=1000):
             raise unauthorized("X-HubSpot-Request-Timestamp is missing or outside the window")
         source = method.upper().encode() + url.encode() + raw + stamp.encode()
         expected = base64.b64encode(
@@ -101,22 +119,19 @@ def verify(
         ).decode("ascii")
         if not _equal(h.get("x-hubspot-signature-v3"), expected):
             raise unauthorized("missing or wrong X-HubSpot-Signature-v3")
-        body = _json(raw)
-        ids = (
-            sorted(str(e.get("eventId")) for e in body if isinstance(e, dict))
-            if isinstance(body, list)
-            else []
-        )
+        events = p.parse_hubspot(_json(raw))
+        ids = sorted(str(e.eventId) for e in events)
         digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:40] if ids else None
-        return Delivery(f"events:{digest}" if digest else None, "hubspot", body)
+        return Delivery(f"events:{digest}" if digest else None, "hubspot", events)
     # generic HMAC form (gitlab, salesforce)
     stamp = h.get("x-signature-timestamp", "")
-    if not (stamp.isascii() and stamp.isdigit()) or not _fresh(int(stamp), tolerance):
+    seconds = _header_stamp(stamp)
+    if seconds is None or not _fresh(seconds, tolerance):
         raise unauthorized("X-Signature-Timestamp is missing or outside the window")
     expected = "sha256=" + _hex_hmac(secret, stamp.encode() + b"." + raw)
     if not _equal(h.get("x-signature-256"), expected):
         raise unauthorized("missing or wrong X-Signature-256")
-    return Delivery(h.get("x-delivery-id"), provider, _json(raw))
+    return Delivery(h.get("x-delivery-id"), provider, p.parse(p.GenericEvent, _json(raw)))
 
 
 def _json(raw: bytes) -> Any:
@@ -158,41 +173,41 @@ def _row(
 
 
 def github_rows(delivery: Delivery, project_id: str) -> list[dict[str, Any]]:
-    body = delivery.body if isinstance(delivery.body, dict) else {}
-    repo = (body.get("repository") or {}).get("full_name")
-    sender = (body.get("sender") or {}).get("login")
-    extra = {"repository": repo}
+    body: p.GitHubEvent = delivery.body
+    repository = body.repository or p.GitHubRepository()
+    sender = (body.sender or p.GitHubAccount()).login
+    extra = {"repository": repository.full_name}
     event = delivery.event
     if event == "push":
         return [
             _row(
                 "github",
                 "commit",
-                f"commit:{c.get('id')}",
+                f"commit:{c.id}",
                 project_id,
-                c.get("timestamp"),
-                (c.get("author") or {}).get("username") or sender,
-                (c.get("message") or "").split("\n", 1)[0],
-                c.get("url"),
+                c.timestamp,
+                (c.author and c.author.username) or sender,
+                (c.message or "").split("\n", 1)[0],
+                c.url,
                 extra,
             )
-            for c in body.get("commits") or []
-            if c.get("id")
+            for c in body.commits or []
+            if c.id
         ]
-    action = str(body.get("action") or "")
+    action = body.action or ""
     for noun, key in (("pull_request", "pull_request"), ("issues", "issue")):
-        if event == noun and isinstance(body.get(key), dict):
-            item = body[key]
+        item: p.GitHubItem | None = getattr(body, key)
+        if event == noun and item is not None:
             verb = action
-            if noun == "pull_request" and action == "closed" and item.get("merged"):
+            if noun == "pull_request" and action == "closed" and item.merged:
                 verb = "merged"
             when = {
-                "opened": item.get("created_at"),
-                "merged": item.get("merged_at"),
-                "closed": item.get("closed_at"),
-            }.get(verb) or item.get("updated_at")
-            title = f"#{item.get('number')} {item.get('title') or ''}".strip()
-            ident = f"{key}:{item.get('id')}:{verb}"
+                "opened": item.created_at,
+                "merged": item.merged_at,
+                "closed": item.closed_at,
+            }.get(verb) or item.updated_at
+            title = f"#{item.number} {item.title or ''}".strip()
+            ident = f"{key}:{item.id}:{verb}"
             if verb not in ("opened", "merged", "closed"):
                 ident += f":{delivery.delivery_id}"
             return [
@@ -204,23 +219,23 @@ def github_rows(delivery: Delivery, project_id: str) -> list[dict[str, Any]]:
                     when,
                     sender,
                     title,
-                    item.get("html_url"),
+                    item.html_url,
                     extra,
                 )
             ]
-    if event == "release" and isinstance(body.get("release"), dict):
-        rel = body["release"]
+    if event == "release" and body.release is not None:
+        rel = body.release
         if action != "published":
             return [
                 _row(
                     "github",
                     _kind("release", action),
-                    f"release:{rel.get('id')}:{action}:{delivery.delivery_id}",
+                    f"release:{rel.id}:{action}:{delivery.delivery_id}",
                     project_id,
-                    rel.get("created_at"),
+                    rel.created_at,
                     sender,
-                    rel.get("name"),
-                    rel.get("html_url"),
+                    rel.name,
+                    rel.html_url,
                     extra,
                 )
             ]
@@ -228,12 +243,12 @@ def github_rows(delivery: Delivery, project_id: str) -> list[dict[str, Any]]:
             _row(
                 "github",
                 "release.published",
-                f"release:{rel.get('id')}",
+                f"release:{rel.id}",
                 project_id,
-                rel.get("published_at"),
+                rel.published_at,
                 sender,
-                rel.get("name") or rel.get("tag_name"),
-                rel.get("html_url"),
+                rel.name or rel.tag_name,
+                rel.html_url,
                 extra,
             )
         ]
@@ -246,76 +261,75 @@ def github_rows(delivery: Delivery, project_id: str) -> list[dict[str, Any]]:
             None,
             sender,
             f"{event} {action}".strip(),
-            (body.get("repository") or {}).get("html_url"),
+            repository.html_url,
             extra,
         )
     ]
 
 
-def _jira_title(issue: dict[str, Any]) -> str:
-    summary = (issue.get("fields") or {}).get("summary") or ""
-    return f"{issue.get('key') or ''} {summary}".strip()
+def _jira_title(issue: p.JiraIssue) -> str:
+    summary = (issue.fields or p.JiraFields()).summary or ""
+    return f"{issue.key or ''} {summary}".strip()
 
 
 def other_rows(provider: str, delivery: Delivery, project_id: str) -> list[dict[str, Any]]:
     body = delivery.body
     d = delivery.delivery_id
-    if provider == "linear" and isinstance(body, dict):
-        data = body.get("data") or {}
+    if isinstance(body, p.LinearEvent):
+        data = body.data or p.LinearData()
         return [
             _row(
                 "linear",
-                _kind(body.get("type"), body.get("action")),
+                _kind(body.type, body.action),
                 f"linear:{d}",
                 project_id,
-                body.get("createdAt") or data.get("updatedAt"),
-                (body.get("actor") or {}).get("name"),
-                data.get("title") or data.get("identifier") or body.get("type"),
-                body.get("url") or data.get("url"),
+                body.createdAt or data.updatedAt,
+                body.actor and body.actor.name,
+                data.title or data.identifier or body.type,
+                body.url or data.url,
             )
         ]
-    if provider == "jira" and isinstance(body, dict):
-        issue = body.get("issue") or {}
-        event = str(body.get("webhookEvent") or "event").removeprefix("jira:")
+    if isinstance(body, p.JiraEvent):
+        issue = body.issue or p.JiraIssue()
+        event = (body.webhookEvent or "event").removeprefix("jira:")
         return [
             _row(
                 "jira",
                 _kind(event.replace("_", ".", 1)),
                 f"jira:{d}",
                 project_id,
-                body.get("timestamp"),
-                (body.get("user") or {}).get("displayName"),
+                body.timestamp,
+                body.user and body.user.displayName,
                 _jira_title(issue),
-                issue.get("self"),
+                issue.self_,
             )
         ]
-    if provider == "hubspot" and isinstance(body, list):
+    if provider == "hubspot":
         return [
             _row(
                 "hubspot",
-                _kind(e.get("subscriptionType")),
-                f"hubspot:{e.get('eventId')}",
+                _kind(e.subscriptionType),
+                f"hubspot:{e.eventId}",
                 project_id,
-                e.get("occurredAt"),
+                e.occurredAt,
                 None,
-                f"{e.get('subscriptionType')} {e.get('objectId')}",
+                f"{e.subscriptionType} {e.objectId}",
                 None,
-                {"object_id": e.get("objectId"), "portal_id": e.get("portalId")},
+                {"object_id": e.objectId, "portal_id": e.portalId},
             )
             for e in body
-            if isinstance(e, dict) and e.get("eventId") is not None
+            if e.eventId is not None
         ]
-    if isinstance(body, dict):
-        return [
-            _row(
-                provider,
-                _kind(str(body.get("kind") or "event")),
-                f"{provider}:{d}",
-                project_id,
-                body.get("occurred_at"),
-                body.get("actor"),
-                body.get("title"),
-                body.get("url"),
-            )
-        ]
-    raise ApiError(422, "validation_failed", "the delivery body is not an event object")
+    generic: p.GenericEvent = body
+    return [
+        _row(
+            provider,
+            _kind(str(generic.kind or "event")),
+            f"{provider}:{d}",
+            project_id,
+            generic.occurred_at,
+            generic.actor,
+            generic.title,
+            generic.url,
+        )
+    ]

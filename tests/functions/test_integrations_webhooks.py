@@ -366,3 +366,102 @@ def test_a_webhook_only_integration_has_no_remote_items_links_or_sync(
     assert (listed.status_code, listed.json()["error"]) == (409, "not_listable"), listed.text
     assert (linked.status_code, linked.json()["error"]) == (409, "not_linkable"), linked.text
     assert (synced.status_code, synced.json()["error"]) == (409, "not_syncable"), synced.text
+
+
+def _malformed(provider: str, **fields: Any) -> Any:
+    """The provider's valid payload with ``fields`` replaced (hubspot: in its first event)."""
+    data = payload(provider)
+    (data[0] if provider == "hubspot" else data).update(fields)
+    return data
+
+
+MALFORMED = [
+    ("jira", {"timestamp": 1e20}),
+    ("jira", {"user": "x"}),
+    ("jira", {"issue": [1]}),
+    ("jira", {"issue": {"key": "PRJ-1", "fields": "summary"}}),
+    ("linear", {"data": [1]}),
+    ("linear", {"actor": "bob"}),
+    ("linear", {"createdAt": 1e20}),
+    ("hubspot", {"occurredAt": 1e20}),
+    ("hubspot", {"eventId": {"id": 1}}),
+    ("github", {"commits": [1]}),
+    ("github", {"repository": "octo/app"}),
+    ("gitlab", {"occurred_at": 1e20}),
+    ("salesforce", {"url": {"deep": [1]}}),
+]
+
+
+@pytest.mark.parametrize(("provider", "fields"), MALFORMED, ids=lambda v: str(v)[:40])
+def test_a_signed_body_of_the_wrong_shape_is_422_not_500(
+    stack: Stack, team: Team, provider: str, fields: dict[str, Any]
+) -> None:
+    integration_id, secret = make_integration(stack, team, provider)
+    body = json.dumps(_malformed(provider, **fields)).encode()
+    headers = signed(provider, secret, body, hook_url(stack, provider, integration_id), "d1")
+    answer = deliver(stack, provider, integration_id, body, headers)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()
+    assert error["error"] == "validation_failed" and error["request_id"], error
+    assert next(iter(fields)) in error["message"], error
+    assert events_of(stack, team.project_id) == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "body"),
+    [
+        ("hubspot", [1]),
+        ("hubspot", {"eventId": 1}),
+        ("github", [1]),
+        ("gitlab", [1]),
+        ("jira", "x"),
+    ],
+)
+def test_a_signed_body_that_is_not_the_providers_container_is_422(
+    stack: Stack, team: Team, provider: str, body: Any
+) -> None:
+    integration_id, secret = make_integration(stack, team, provider)
+    raw = json.dumps(body).encode()
+    headers = signed(provider, secret, raw, hook_url(stack, provider, integration_id), "d1")
+    answer = deliver(stack, provider, integration_id, raw, headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == "validation_failed"
+
+
+@pytest.mark.parametrize("stamp", [1e20, 10**400, -1, "soon", None])
+def test_linear_with_an_absurd_webhook_timestamp_is_refused(
+    stack: Stack, team: Team, stamp: Any
+) -> None:
+    integration_id, secret = make_integration(stack, team, "linear")
+    body = json.dumps(_malformed("linear", webhookTimestamp=stamp)).encode()
+    answer = deliver(stack, "linear", integration_id, body, signed("linear", secret, body, "", "d"))
+    assert answer.status_code in (401, 422), answer.text
+    assert answer.json()["error"] in ("invalid_signature", "validation_failed")
+    assert events_of(stack, team.project_id) == []
+
+
+@pytest.mark.parametrize("provider", ["hubspot", "gitlab", "salesforce"])
+@pytest.mark.parametrize("stamp", ["9" * 5000, "1" * 17, "12a", "-5", ""])
+def test_an_absurd_timestamp_header_is_401_before_the_signature(
+    stack: Stack, team: Team, provider: str, stamp: str
+) -> None:
+    """The timestamp header is read before the signature: a 5,000-digit one (past Python's
+    int parsing limit) or one that is not plain digits is refused as outside the window."""
+    integration_id, secret = make_integration(stack, team, provider)
+    body = json.dumps(payload(provider)).encode()
+    url = hook_url(stack, provider, integration_id)
+    headers = signed(provider, secret, body, url, str(uuid.uuid4()))
+    name = "X-HubSpot-Request-Timestamp" if provider == "hubspot" else "X-Signature-Timestamp"
+    headers[name] = stamp
+    if provider == "hubspot":  # a valid signature over the absurd stamp
+        source = b"POST" + url.encode() + body + stamp.encode()
+        digest = hmac.new(secret.encode(), source, hashlib.sha256).digest()
+        headers["X-HubSpot-Signature-v3"] = base64.b64encode(digest).decode()
+    else:
+        headers["X-Signature-256"] = "sha256=" + _hex(secret, stamp.encode() + b"." + body)
+    answer = deliver(stack, provider, integration_id, body, headers)
+    assert answer.status_code == 401, answer.text
+    error = answer.json()
+    assert error["error"] == "invalid_signature" and error["request_id"], error
+    assert "outside the window" in error["message"], error
+    assert events_of(stack, team.project_id) == []
