@@ -106,3 +106,17 @@ def test_unlinking_refuses_strangers_the_last_identity_and_bad_ids(stack: Stack)
             400,
             "validation_failed",
         )
+
+
+def test_an_anonymous_user_who_links_github_becomes_permanent(stack: Stack) -> None:
+    with _auth(stack) as client:
+        anonymous = client.post("/signup", json={})
+    assert anonymous.status_code == 200, anonymous.text
+    token = anonymous.json()["access_token"]
+    login = f"gh-{uuid.uuid4().hex[:8]}"
+    _seed(stack, "github", login)
+    _landing(_link(stack, token, login))
+    user = _user(stack, token)
+    assert user["is_anonymous"] is False
+    assert [i["provider"] for i in user["identities"]] == ["github"]
+    assert user["email"] == f"{login}@users.example.test"
