@@ -51,15 +51,24 @@ def ban_until(value: Any) -> tuple[dt.datetime | None] | None:
     return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds),)
 
 
+_MAX_PAGINATION = 2**31 - 1  # an offset beyond it is no page of any real user list
+
+
+def _pagination_number(text: str | None, default: int) -> int:
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) > _MAX_PAGINATION:
+        raise bad_request(
+            Code.VALIDATION_FAILED,
+            f"Bad Pagination Parameters: expected a whole number from 0 to {_MAX_PAGINATION}",
+        )
+    return int(text)
+
+
 def admin_list(auth: Auth, request: Request, params: dict) -> Response:
     require_admin(auth, request)
-    try:
-        page = int(request.query_params.get("page") or 1)
-        per_page = int(request.query_params.get("per_page") or 50)
-        if page < 0 or per_page < 0:
-            raise ValueError("must not be negative")
-    except ValueError as exc:
-        raise bad_request(Code.VALIDATION_FAILED, f"Bad Pagination Parameters: {exc}") from exc
+    page = _pagination_number(request.query_params.get("page"), 1)
+    per_page = _pagination_number(request.query_params.get("per_page"), 50)
     page = max(page, 1)
     per_page = max(per_page, 1)
 

@@ -38,6 +38,7 @@ class ExternalCode:
     BAD_OAUTH_CALLBACK = "bad_oauth_callback"
     PROVIDER_DISABLED = "provider_disabled"
     PROVIDER_EMAIL_NEEDS_VERIFICATION = "provider_email_needs_verification"
+    IDENTITY_ALREADY_EXISTS = "identity_already_exists"
 
 
 @dataclass
@@ -88,6 +89,12 @@ def _provider(settings: AuthSettings, name: str) -> ExternalProvider:
 
 
 def authorize(auth: Auth, request: Request, params: dict) -> RedirectResponse:
+    return RedirectResponse(provider_url(auth, request), status_code=302)
+
+
+def provider_url(auth: Auth, request: Request, linking_target_id: str = "") -> str:
+    """Where the browser goes to sign in at the provider: its authorize URL with a signed
+    ``state`` naming the flow (and, for manual linking, the user the identity joins)."""
     settings = auth.settings
     q = request.query_params
     provider = _provider(settings, q.get("provider", ""))
@@ -124,6 +131,7 @@ def authorize(auth: Auth, request: Request, params: dict) -> RedirectResponse:
             "provider": provider.name,
             "referrer": redirect_to,
             "flow_state_id": flow_state_id or "",
+            "linking_target_id": linking_target_id,
         },
         settings.jwt_secret,
         algorithm="HS256",
@@ -144,7 +152,7 @@ def authorize(auth: Auth, request: Request, params: dict) -> RedirectResponse:
     for passed in ("login", "login_hint", "deny"):  # the fakes' account picker and consent
         if q.get(passed):
             query[passed] = q[passed]
-    return RedirectResponse(f"{provider.url}{path}?{urlencode(query)}", status_code=302)
+    return f"{provider.url}{path}?{urlencode(query)}"
 
 
 def _fetch_identity(
@@ -345,6 +353,51 @@ def sign_in_with_identity(conn: Conn, provider: str, identity: Identity) -> dict
     return user
 
 
+def link_identity(conn: Conn, user_id: str, provider: str, identity: Identity) -> dict[str, Any]:
+    """Manual linking (linkIdentity): the identity joins the user who started the flow with
+    their own session, unless it already belongs to someone else."""
+    user = find_user(conn, user_id=user_id)
+    if user is None:
+        raise OAuthCallbackError("invalid_request", "User not found", Code.USER_NOT_FOUND)
+    holder = conn.execute(
+        "select user_id from auth.identities where provider_id = %s and provider = %s",
+        (identity.provider_id, provider),
+    ).fetchone()
+    if holder is not None and str(holder["user_id"]) != user_id:
+        raise OAuthCallbackError(
+            "invalid_request",
+            "Identity is already linked to another user",
+            ExternalCode.IDENTITY_ALREADY_EXISTS,
+        )
+    if holder is None:
+        _add_identity(conn, user_id, provider, identity)
+    else:
+        conn.execute(
+            "update auth.identities set identity_data = %s, updated_at = now()"
+            " where provider_id = %s and provider = %s",
+            (Jsonb(identity.claims), identity.provider_id, provider),
+        )
+    if user["is_anonymous"]:
+        # an anonymous user with a provider identity is a permanent one (as Auth does);
+        # it takes the provider's address only when the provider verified it and it is free
+        email = identity.email.lower() if identity.email_verified else ""
+        if email and find_user(conn, email=email) is not None:
+            email = ""
+        conn.execute(
+            """
+            update auth.users set is_anonymous = false,
+                   email = coalesce(nullif(%s, ''), email),
+                   email_confirmed_at = case when %s <> '' then now() else email_confirmed_at end,
+                   updated_at = now()
+             where id = %s
+            """,
+            (email, email, user_id),
+        )
+    linked = find_user(conn, user_id=user_id)
+    assert linked is not None
+    return linked
+
+
 def _error_redirect(target: str, exc: OAuthCallbackError, fragment: bool) -> RedirectResponse:
     query = {"error": exc.error, "error_description": exc.description}
     if exc.code:
@@ -387,8 +440,13 @@ def callback(auth: Auth, request: Request, params: dict) -> RedirectResponse:
                 "server_error", "Error getting user profile from external provider"
             ) from exc
 
+        linking_target_id = str(state.get("linking_target_id") or "")
+
         def work(conn: Conn) -> str:
-            user = sign_in_with_identity(conn, provider.name, identity)
+            if linking_target_id:
+                user = link_identity(conn, linking_target_id, provider.name, identity)
+            else:
+                user = sign_in_with_identity(conn, provider.name, identity)
             if banned(user):
                 raise OAuthCallbackError("access_denied", "User is banned", Code.USER_BANNED)
             if pkce:
@@ -495,4 +553,11 @@ ROUTES = [
     Endpoint("POST", "/callback", callback, "Database error saving new user"),
 ]
 
-__all__ = ["PREFIX", "ROUTES", "id_token_grant", "sign_in_with_identity"]
+__all__ = [
+    "PREFIX",
+    "ROUTES",
+    "id_token_grant",
+    "link_identity",
+    "provider_url",
+    "sign_in_with_identity",
+]

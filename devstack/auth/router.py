@@ -8,7 +8,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from devstack.auth import admin, external, health, logout, mfa, otp, signup, token, user, verify
+from devstack.auth import (
+    admin,
+    external,
+    health,
+    linking,
+    logout,
+    mfa,
+    otp,
+    signup,
+    token,
+    user,
+    verify,
+)
 from devstack.auth.http import Auth, Endpoint, dispatch
 from devstack.auth.settings import PREFIX
 
@@ -22,6 +34,7 @@ GROUPS = (
     logout,  # POST /logout
     admin,  # /admin/users[/{user_id}], POST /invite, POST /admin/generate_link
     external,  # GET /authorize, GET|POST /callback (POST /token?grant_type=pkce|id_token in token)
+    linking,  # GET /user/identities/authorize, DELETE /user/identities/{identity_id}
     mfa,  # /factors[/{factor_id}[/challenge|/verify]], /admin/users/{user_id}/factors
 )
 

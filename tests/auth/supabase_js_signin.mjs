@@ -1,5 +1,5 @@
 // Drives supabase-js (pinned in package.json) through local Auth's MFA and anonymous
-// sign-ins as a frontend would: signInAnonymously, updateUser({email}) to keep the account,
+// sign-ins as a frontend would: signInAnonymously, updateUser({email}) and the mail's code to keep the account,
 // mfa.enroll / challenge / verify with a TOTP code computed here (RFC 6238, as an
 // authenticator app does), getAuthenticatorAssuranceLevel before and after, listFactors,
 // unenroll. Prints one JSON object; tests/auth/test_signin_sdk.py checks it.
@@ -37,9 +37,18 @@ const anon = await app.auth.signInAnonymously({ options: { data: { from: "js" } 
 out.anonymous = { error: err(anon.error), isAnonymous: anon.data.user?.is_anonymous,
                   claim: JSON.parse(Buffer.from(anon.data.session.access_token.split(".")[1], "base64url")).is_anonymous };
 const email = `js-signin-${RUN_ID}@example.test`;
-const kept = await app.auth.updateUser({ email });
-out.keep = { error: err(kept.error), isAnonymous: kept.data.user?.is_anonymous, email: kept.data.user?.email };
-const pw = await app.auth.updateUser({ password: "a-long-enough-password" });
+const asked = await app.auth.updateUser({ email });
+// confirmations on: the address counts once the code of its mail (the local inbox) is given
+const { MAILPIT_URL } = process.env;
+const found = await (await fetch(`${MAILPIT_URL}/api/v1/search?query=${encodeURIComponent(`to:${email}`)}`)).json();
+const mail = found.messages?.length
+  ? await (await fetch(`${MAILPIT_URL}/api/v1/message/${found.messages[0].ID}`)).json() : { Text: "" };
+const mailCode = (mail.Text.match(/\b(\d{6})\b/) || [])[1];
+const confirmed = await app.auth.verifyOtp({ email, token: mailCode, type: "email_change" });
+const kept = await app.auth.getUser();
+out.keep = { error: err(asked.error || confirmed.error || kept.error),
+             isAnonymous: kept.data.user?.is_anonymous, email: kept.data.user?.email };
+const pw = await app.auth.updateUser({ password: "a-long-enough-passw0rd" });
 out.password = { error: err(pw.error) };
 
 const before = await app.auth.mfa.getAuthenticatorAssuranceLevel();
@@ -64,7 +73,7 @@ out.factors = { error: err(listed.error), totp: listed.data?.totp.map((f) => f.s
 
 // a fresh password sign-in is aal1 with aal2 next, and challengeAndVerify lifts it
 const second = createClient(API_URL, ANON_KEY, options);
-await second.auth.signInWithPassword({ email, password: "a-long-enough-password" });
+await second.auth.signInWithPassword({ email, password: "a-long-enough-passw0rd" });
 const fresh = await second.auth.mfa.getAuthenticatorAssuranceLevel();
 out.aalFresh = fresh.data && { current: fresh.data.currentLevel, next: fresh.data.nextLevel };
 const cv = await second.auth.mfa.challengeAndVerify({ factorId, code: totp(enrolled.data.totp.secret) });

@@ -82,7 +82,7 @@ def test_verify_raises_the_session_to_aal2_with_totp_in_amr(stack: Stack) -> Non
     session, _factor, verified = _aal2_person(stack)
     claims = _claims(verified["access_token"])
     assert claims["aal"] == "aal2"
-    assert [a["method"] for a in claims["amr"]] == ["totp", "password"]
+    assert [a["method"] for a in claims["amr"]] == ["totp", "otp"]  # signed in by the mail's link
     assert claims["session_id"] == _claims(session["access_token"])["session_id"]
     assert verified["user"]["factors"][0]["status"] == "verified"
     # the refresh token of the upgraded session keeps aal2

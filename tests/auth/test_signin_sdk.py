@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from devstack.auth import totp
+from tests.auth.helpers import PASSWORD, mail_link
 from tests.auth.helpers import email_address as _email
 from tests.support import Stack
 
@@ -31,6 +32,7 @@ def js_signin(stack: Stack) -> dict[str, Any]:
             "API_URL": stack.env["API_URL"],
             "ANON_KEY": stack.env["ANON_KEY"],
             "RUN_ID": uuid.uuid4().hex[:10],
+            "MAILPIT_URL": stack.env["MAILPIT_URL"],
         },
         cwd=stack.cfg.root,
         capture_output=True,
@@ -85,7 +87,9 @@ def test_supabase_py_enrols_challenges_and_verifies(stack: Stack) -> None:
 
     client = create_client(stack.env["API_URL"], stack.env["ANON_KEY"])
     email = _email()
-    client.auth.sign_up({"email": email, "password": "correct-horse"})
+    client.auth.sign_up({"email": email, "password": PASSWORD})
+    code = mail_link(stack, f"to:{email}")["code"]  # confirmations on: the mail proves it
+    client.auth.verify_otp({"email": email, "token": code, "type": "signup"})
     enrolled = client.auth.mfa.enroll({"factor_type": "totp", "friendly_name": "py"})
     assert enrolled.totp is not None and enrolled.totp.qr_code.startswith("data:image/svg+xml")
     challenge = client.auth.mfa.challenge({"factor_id": enrolled.id})

@@ -195,3 +195,39 @@ def test_packaged_template_passes_cfn_lint(tmp_path: Path) -> None:
     assert "IamRoleLambdaExecution" not in resources  # only the per-function roles
     lint = package_lambda.cfn_lint(template)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def _environments(node: Any) -> Any:
+    """Every environment mapping anywhere in the config (custom anchors and functions)."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _environments(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _environments(value)
+
+
+@pytest.mark.parametrize(
+    "module, kind",
+    [
+        ("documents", "DOCUMENT_JOBS"),
+        ("integrations.jobs", "SYNCS"),
+        ("privacy.kinds", "PRIVACY_REQUESTS"),
+    ],
+)
+def test_each_job_queue_retries_every_attempt_before_its_dlq(
+    config: dict[str, Any], functions_env: dict[str, str], module: str, kind: str
+) -> None:
+    """SQS moves a message to the DLQ after maxReceiveCount receives; the pipeline gives up
+    after the kind's max_attempts. Receives must outnumber attempts, or the DLQ takes a job
+    the pipeline still meant to retry."""
+    job_kind = getattr(importlib.import_module(f"functions.{module}"), kind)
+    refs = {
+        env[job_kind.queue_url_setting]["Ref"]
+        for env in _environments(config)
+        if isinstance(env.get(job_kind.queue_url_setting), dict)
+    }
+    assert len(refs) == 1, refs
+    queue = config["resources"]["Resources"][refs.pop()]
+    assert queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] > job_kind.max_attempts
