@@ -34,6 +34,19 @@ def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[st
     return {"name": name, "in": "query", "required": required, "schema": schema}
 
 
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+OAUTH_QUERY = [
+    _query("provider", {"type": "string", "enum": ["github", "google", "myspace"]}, True),
+    _query("redirect_to", {"type": "string"}),
+    _query("scopes", {"type": "string"}),
+    _query("code_challenge", {"type": "string"}),
+    _query("code_challenge_method", {"type": "string"}),
+]
+
+
 def document() -> dict[str, Any]:
     user_id = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
@@ -65,12 +78,18 @@ def document() -> dict[str, Any]:
                             "refresh_token": {"type": "string"},
                             "auth_code": {"type": "string"},
                             "code_verifier": {"type": "string"},
+                            "provider": {"type": "string", "enum": ["google", "github"]},
+                            "id_token": {"type": "string"},
+                            "nonce": {"type": "string"},
                         }
                     ),
                     parameters=[
                         _query(
                             "grant_type",
-                            {"type": "string", "enum": ["password", "refresh_token", "pkce"]},
+                            {
+                                "type": "string",
+                                "enum": ["password", "refresh_token", "pkce", "id_token"],
+                            },
                             required=True,
                         )
                     ],
@@ -191,6 +210,45 @@ def document() -> dict[str, Any]:
                         }
                     )
                 ),
+            },
+            "/authorize": {"get": _op(parameters=OAUTH_QUERY)},
+            "/callback": {
+                "get": _op(
+                    parameters=[
+                        _query("state", {"type": "string"}),
+                        _query("code", {"type": "string"}),
+                        _query("error", {"type": "string"}),
+                        _query("error_description", {"type": "string"}),
+                    ]
+                )
+            },
+            "/user/identities/authorize": {
+                "get": _op(
+                    parameters=[
+                        *OAUTH_QUERY,
+                        _query("skip_http_redirect", {"type": "string", "enum": ["true"]}),
+                    ]
+                )
+            },
+            "/user/identities/{identity_id}": {"delete": _op(parameters=[_path("identity_id")])},
+            "/factors": {
+                "post": _op(
+                    _body(
+                        {
+                            "factor_type": {"type": "string", "enum": ["totp", "phone"]},
+                            "friendly_name": {"type": "string"},
+                            "issuer": {"type": "string"},
+                        }
+                    )
+                )
+            },
+            "/factors/{factor_id}": {"delete": _op(parameters=[_path("factor_id")])},
+            "/factors/{factor_id}/challenge": {"post": _op(parameters=[_path("factor_id")])},
+            "/factors/{factor_id}/verify": {
+                "post": _op(
+                    _body({"challenge_id": {"type": "string"}, "code": {"type": "string"}}),
+                    parameters=[_path("factor_id")],
+                )
             },
             "/admin/users/{user_id}": {
                 "get": _op(parameters=[user_id]),

@@ -18,7 +18,7 @@ from tests.auth.auth_openapi import document
 from tests.auth.helpers import signup
 from tests.support import Stack
 
-CASES = 50  # per operation and role (21 operations x 2 roles)
+CASES = 40  # per operation and role (29 operations x 2 roles)
 FUZZ = settings(
     max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
