@@ -204,7 +204,7 @@ def test_inviting_does_not_tell_whether_an_address_or_a_user_id_has_an_account(
         invite(world, "owner", project, role="viewer", user_id=person)
         for person in (stack.new_user().id, str(uuid.uuid4()))
     ]
-    varying = {"id", "email", "invitee_id", "created_at", "updated_at", "expires_at"}
+    varying = {"id", "email", "invitee_id", "created_at", "updated_at", "expires_at", "token"}
 
     def shape(row: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in row.items() if k not in varying}
@@ -473,15 +473,16 @@ def test_an_invitation_to_an_address_is_accepted_with_the_token_of_its_link(
     assert member_role(world, project, newcomer.id) == "editor"
     # answered, it is theirs to see; the token is spent
     assert [i["id"] for i in http.get("/rest/v1/project_invitations").json()] == [row["id"]]
-    assert world.one(
-        "select count(*) from private.project_invitation_tokens where invitation_id = %s",
-        (row["id"],),
-    ) == 0
+    assert (
+        world.one(
+            "select count(*) from private.project_invitation_tokens where invitation_id = %s",
+            (row["id"],),
+        )
+        == 0
+    )
 
 
-def test_whoever_holds_the_token_accepts_with_their_own_account(
-    stack: Stack, world: World
-) -> None:
+def test_whoever_holds_the_token_accepts_with_their_own_account(stack: Stack, world: World) -> None:
     project = world.member_project()
     row = invite(world, "owner", project, role="viewer", email=address())
     holder = stack.new_user()  # another address: the inviter passed the link on
@@ -573,9 +574,7 @@ def test_inviting_the_address_again_replaces_the_token(stack: Stack, world: Worl
     assert member_role(world, project, holder.id) == "editor"
 
 
-def test_an_invitation_by_user_id_has_no_token_and_needs_none(
-    stack: Stack, world: World
-) -> None:
+def test_an_invitation_by_user_id_has_no_token_and_needs_none(stack: Stack, world: World) -> None:
     invitee = stack.new_user()
     row = invite(world, "owner", world.member_project(), role="viewer", user_id=invitee.id)
     assert row["token"] is None
@@ -594,9 +593,7 @@ def test_nobody_reads_the_token_hashes_through_postgrest(
         http = stack.http(world.tokens[who] or stack.env["ANON_KEY"])
     exposed = http.get("/rest/v1/project_invitation_tokens")
     assert exposed.status_code == 404, exposed.text
-    private = http.get(
-        "/rest/v1/project_invitation_tokens", headers={"Accept-Profile": "private"}
-    )
+    private = http.get("/rest/v1/project_invitation_tokens", headers={"Accept-Profile": "private"})
     assert private.status_code == 406, private.text
     embedded = http.get(
         "/rest/v1/project_invitations", params={"select": "*,project_invitation_tokens(*)"}
@@ -609,10 +606,13 @@ def test_nobody_reads_the_token_hashes_through_postgrest(
         (row["id"],),
     )
     assert stored == hashlib.sha256(row["token"].encode()).hexdigest()
-    assert world.one(
-        "select count(*) from public.project_invitations i where to_jsonb(i)::text like %s",
-        (f"%{row['token']}%",),
-    ) == 0
+    assert (
+        world.one(
+            "select count(*) from public.project_invitations i where to_jsonb(i)::text like %s",
+            (f"%{row['token']}%",),
+        )
+        == 0
+    )
 
 
 # -- direct conversations ------------------------------------------------------------------
