@@ -405,8 +405,6 @@ begin
          invitee_id = me
    where i.id = invitation.id
   returning i.* into invitation;
-  -- single use: the token goes with the answer
-  delete from private.project_invitation_tokens t where t.invitation_id = invitation.id;
   return invitation;
 end;
 $$;
@@ -452,6 +450,20 @@ $$;
 
 revoke all on function private.notify_project_invitation(invitation public.project_invitations) from public;
 
+-- Single use: an invitation's token goes once it is no longer open (answered, revoked,
+-- expired), whichever path closed it.
+create function private.delete_token_of_closed_invitation() returns trigger
+    language plpgsql security definer
+    set search_path to ''
+    as $$
+begin
+  delete from private.project_invitation_tokens t where t.invitation_id = new.id;
+  return null;
+end;
+$$;
+
+revoke all on function private.delete_token_of_closed_invitation() from public;
+
 create function private.delete_invitations_of_deleted_profile() returns trigger
     language plpgsql security definer
     set search_path to ''
@@ -470,5 +482,7 @@ revoke all on function private.delete_invitations_of_deleted_profile() from publ
 -- ======================================================================================
 
 create trigger profiles_delete_invitations after delete on public.profiles for each row execute function private.delete_invitations_of_deleted_profile();
+
+create trigger project_invitations_delete_closed_token after update of status on public.project_invitations for each row when ((new.status <> 'pending'::public.invitation_status)) execute function private.delete_token_of_closed_invitation();
 
 create trigger project_invitations_set_updated_at before insert or update on public.project_invitations for each row execute function private.set_updated_at();
