@@ -19,6 +19,14 @@ from pydantic import BaseModel, Field, JsonValue
 
 AuthAalLevel: TypeAlias = Literal["aal1", "aal2", "aal3"]
 
+AuthCodeChallengeMethod: TypeAlias = Literal["s256", "plain"]
+
+AuthFactorStatus: TypeAlias = Literal["unverified", "verified"]
+
+AuthFactorType: TypeAlias = Literal["totp", "webauthn", "phone"]
+
+AuthOneTimeTokenType: TypeAlias = Literal["confirmation_token", "reauthentication_token", "recovery_token", "email_change_token_new", "email_change_token_current", "phone_change_token"]
+
 PublicActivitySource: TypeAlias = Literal["github", "gitlab", "jira", "linear", "hubspot", "salesforce", "manual"]
 
 PublicAttendeeResponse: TypeAlias = Literal["pending", "accepted", "declined", "tentative"]

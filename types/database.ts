@@ -650,7 +650,7 @@ isOneToOne: true
           }
           Functions: {
             "accept_project_invitation":
-{ Args: { "invitation_id": string }; Returns: {
+{ Args: { "invitation_id": string,"token"?: string }; Returns: {
               "created_at": string,
 "email": string | null,
 "expires_at": string,
@@ -687,7 +687,7 @@ isOneToOne: true
 { Args: { "event": Json }; Returns: Json
                            },
 "decline_project_invitation":
-{ Args: { "invitation_id": string }; Returns: {
+{ Args: { "invitation_id": string,"token"?: string }; Returns: {
               "created_at": string,
 "email": string | null,
 "expires_at": string,
@@ -750,26 +750,8 @@ isOneToOne: true
 { Args: { "delivery_id": string,"events": Json,"integration_id": string }; Returns: number
                            },
 "invite_project_member":
-{ Args: { "email"?: string,"project_id": string,"role": Database["public"]['Enums']["project_role"],"user_id"?: string }; Returns: {
-              "created_at": string,
-"email": string | null,
-"expires_at": string,
-"id": string,
-"invited_by": string | null,
-"invitee_id": string | null,
-"project_id": string,
-"project_name": string,
-"responded_at": string | null,
-"role": Database["public"]['Enums']["project_role"],
-"status": Database["public"]['Enums']["invitation_status"],
-"updated_at": string
-            }
-                          SetofOptions: {
-        from: "*"
-        to: "project_invitations"
-        isOneToOne: true
-        isSetofReturn: false
-      } },
+{ Args: { "email"?: string,"project_id": string,"role": Database["public"]['Enums']["project_role"],"user_id"?: string }; Returns: Json
+                           },
 "link_integration_item":
 { Args: { "document_id"?: string,"external_id": string,"integration_id": string,"kind": string,"name"?: string,"url"?: string }; Returns: {
               "created_at": string,

@@ -154,8 +154,8 @@ revoke all on function private.handle_user_email_change() from public;
 grant all on function private.handle_user_email_change() to authenticated;
 grant all on function private.handle_user_email_change() to service_role;
 
--- the caller's sign-in address, only once confirmed (an unconfirmed sign-up cannot
--- claim another person's invitations)
+-- the caller's sign-in address, only once confirmed (used to refuse inviting oneself;
+-- invitations to an address rest on their link's token, never on this)
 create function private.my_confirmed_email() returns text
     language plpgsql stable security definer
     set search_path to ''

@@ -63,8 +63,32 @@ grant select on table public.project_invitations to authenticated;
 grant all on table public.project_invitations to service_role;
 
 -- ======================================================================================
+-- private.project_invitation_tokens
+-- ======================================================================================
+
+-- An invitation to an address is answered only with the secret token of its link: the
+-- token is returned once, to the inviter, and only its sha256 is kept, out of PostgREST's
+-- reach (the private schema is not exposed and no client role has a grant on it).
+create table private.project_invitation_tokens (
+    invitation_id uuid not null,
+    token_hash bytea not null,
+    created_at timestamptz default now() not null,
+    constraint project_invitation_tokens_hash_is_sha256 check ((octet_length(token_hash) = 32))
+);
+
+alter table only private.project_invitation_tokens
+    add constraint project_invitation_tokens_pkey primary key (invitation_id);
+
+comment on table private.project_invitation_tokens is 'sha256 of the secret token of each open invitation to an address; deleted once the invitation is answered.';
+
+revoke all on table private.project_invitation_tokens from anon, authenticated;
+
+-- ======================================================================================
 -- foreign keys
 -- ======================================================================================
+
+alter table only private.project_invitation_tokens
+    add constraint project_invitation_tokens_invitation_id_fkey foreign key (invitation_id) references public.project_invitations(id) on delete cascade;
 
 alter table only public.project_invitations
     add constraint project_invitations_invited_by_fkey foreign key (invited_by) references public.profiles(id) on delete set null;
@@ -77,8 +101,9 @@ alter table only public.project_invitations
 -- ======================================================================================
 
 -- Definer: the invitation is written by no policy, and whether the invitee exists is
--- looked up across RLS without telling the caller.
-create function private.invite_project_member(project_id uuid, role public.project_role, user_id uuid, email text) returns public.project_invitations
+-- looked up across RLS without telling the caller. An invitation to an address gets a new
+-- secret token (returned here once, for the inviter to pass on as the invitation's link).
+create function private.invite_project_member(project_id uuid, role public.project_role, user_id uuid, email text) returns jsonb
     language plpgsql security definer
     set search_path to ''
     as $_$
@@ -153,7 +178,7 @@ begin
           or i.email = address)
   returning i.* into invitation;
   if invitation.id is not null then
-    return invitation;
+    return private.with_invitation_token(invitation);
   end if;
 
   -- no endless notifications: a person is invited to a project at most 3 times a week
@@ -180,51 +205,73 @@ begin
           case when address is null then invite_project_member.user_id end, address, me)
   returning * into invitation;
   perform private.notify_project_invitation(invitation);
-  return invitation;
+  return private.with_invitation_token(invitation);
 end;
 $_$;
+
+-- The invitation as the inviter sees it, plus (for an invitation to an address) a new
+-- secret token; any earlier token of the invitation stops working.
+create function private.with_invitation_token(invitation public.project_invitations) returns jsonb
+    language plpgsql security definer
+    set search_path to ''
+    as $$
+declare
+  token text;
+begin
+  if invitation.email is not null then
+    token := translate(encode(extensions.gen_random_bytes(32), 'base64'), '+/=', '-_');
+    insert into private.project_invitation_tokens (invitation_id, token_hash)
+    values (invitation.id, sha256(convert_to(token, 'UTF8')))
+    on conflict (invitation_id) do update
+      set token_hash = excluded.token_hash, created_at = now();
+  end if;
+  return to_jsonb(invitation) || jsonb_build_object('token', token);
+end;
+$$;
+
+revoke all on function private.with_invitation_token(invitation public.project_invitations) from public;
 
 revoke all on function private.invite_project_member(project_id uuid, role public.project_role, user_id uuid, email text) from public;
 grant all on function private.invite_project_member(project_id uuid, role public.project_role, user_id uuid, email text) to authenticated;
 
-create function public.invite_project_member(project_id uuid, role public.project_role, user_id uuid default null::uuid, email text default null::text) returns public.project_invitations
+create function public.invite_project_member(project_id uuid, role public.project_role, user_id uuid default null::uuid, email text default null::text) returns jsonb
     language sql
     set search_path to ''
     as $$
-  select * from private.invite_project_member(project_id, role, user_id, email)
+  select private.invite_project_member(project_id, role, user_id, email)
 $$;
 
-comment on function public.invite_project_member(project_id uuid, role public.project_role, user_id uuid, email text) is 'A project admin invites a person (by user id or by email) in a role up to their own; the invitee becomes a member only by accepting.';
+comment on function public.invite_project_member(project_id uuid, role public.project_role, user_id uuid, email text) is 'A project admin invites a person (by user id or by email) in a role up to their own; returns the invitation, and for an email its secret token (shown once: the link''s proof). The invitee becomes a member only by accepting.';
 
 revoke all on function public.invite_project_member(project_id uuid, role public.project_role, user_id uuid, email text) from public;
 grant all on function public.invite_project_member(project_id uuid, role public.project_role, user_id uuid, email text) to authenticated;
 grant all on function public.invite_project_member(project_id uuid, role public.project_role, user_id uuid, email text) to service_role;
 
-create function public.accept_project_invitation(invitation_id uuid) returns public.project_invitations
+create function public.accept_project_invitation(invitation_id uuid, token text default null::text) returns public.project_invitations
     language sql
     set search_path to ''
     as $$
-  select * from private.answer_project_invitation(invitation_id, true)
+  select * from private.answer_project_invitation(invitation_id, token, true)
 $$;
 
-comment on function public.accept_project_invitation(invitation_id uuid) is 'The invitee accepts: they become a member in the invited role, atomically.';
+comment on function public.accept_project_invitation(invitation_id uuid, token text) is 'The invitee accepts (an invitation to an address: with the token of its link): they become a member in the invited role, atomically.';
 
-revoke all on function public.accept_project_invitation(invitation_id uuid) from public;
-grant all on function public.accept_project_invitation(invitation_id uuid) to authenticated;
-grant all on function public.accept_project_invitation(invitation_id uuid) to service_role;
+revoke all on function public.accept_project_invitation(invitation_id uuid, token text) from public;
+grant all on function public.accept_project_invitation(invitation_id uuid, token text) to authenticated;
+grant all on function public.accept_project_invitation(invitation_id uuid, token text) to service_role;
 
-create function public.decline_project_invitation(invitation_id uuid) returns public.project_invitations
+create function public.decline_project_invitation(invitation_id uuid, token text default null::text) returns public.project_invitations
     language sql
     set search_path to ''
     as $$
-  select * from private.answer_project_invitation(invitation_id, false)
+  select * from private.answer_project_invitation(invitation_id, token, false)
 $$;
 
-comment on function public.decline_project_invitation(invitation_id uuid) is 'The invitee declines; the project cannot invite them again for 30 days.';
+comment on function public.decline_project_invitation(invitation_id uuid, token text) is 'The invitee declines (an invitation to an address: with the token of its link); the project cannot invite them again for 30 days.';
 
-revoke all on function public.decline_project_invitation(invitation_id uuid) from public;
-grant all on function public.decline_project_invitation(invitation_id uuid) to authenticated;
-grant all on function public.decline_project_invitation(invitation_id uuid) to service_role;
+revoke all on function public.decline_project_invitation(invitation_id uuid, token text) from public;
+grant all on function public.decline_project_invitation(invitation_id uuid, token text) to authenticated;
+grant all on function public.decline_project_invitation(invitation_id uuid, token text) to service_role;
 
 -- Definer: no client policy updates invitations.
 create function private.revoke_project_invitation(invitation_id uuid) returns public.project_invitations
@@ -294,8 +341,10 @@ revoke all on function public.expire_project_invitations() from public;
 grant all on function public.expire_project_invitations() to service_role;
 
 -- Definer: the membership row is written by no client policy. The invitation row is
--- locked, so two accepts (or an accept and a revoke) cannot both succeed.
-create function private.answer_project_invitation(invitation_id uuid, accept boolean) returns public.project_invitations
+-- locked, so two accepts (or an accept and a revoke) cannot both succeed. An invitation
+-- by user id is answered by that user; one to an address only by whoever holds the token
+-- of its link (a matching address proves nothing: anyone can sign up with it).
+create function private.answer_project_invitation(invitation_id uuid, token text, accept boolean) returns public.project_invitations
     language plpgsql security definer
     set search_path to ''
     as $$
@@ -314,11 +363,16 @@ begin
   select i.* into invitation
     from public.project_invitations i
    where i.id = answer_project_invitation.invitation_id
-     and (i.invitee_id = me or i.email = private.my_confirmed_email())
-   for update;
-  -- an invitation to someone else answers like one that does not exist
+     and (i.invitee_id = me
+          or exists (select 1 from private.project_invitation_tokens t
+                      where t.invitation_id = i.id
+                        and t.token_hash = sha256(convert_to(answer_project_invitation.token, 'UTF8'))))
+   for update of i;
+  -- an invitation to someone else, or a wrong or used token, answers like one that does not exist
   if invitation.id is null then
-    raise exception 'no invitation % for you', invitation_id using errcode = '42501';
+    raise exception 'no invitation % for you, or its token is wrong or already used', invitation_id
+      using errcode = '42501',
+            hint = 'an invitation sent to an email address is answered with the token from its link';
   end if;
   if invitation.status <> 'pending' then
     raise exception 'this invitation is %', invitation.status using errcode = '22023';
@@ -355,19 +409,18 @@ begin
 end;
 $$;
 
-revoke all on function private.answer_project_invitation(invitation_id uuid, accept boolean) from public;
-grant all on function private.answer_project_invitation(invitation_id uuid, accept boolean) to authenticated;
+revoke all on function private.answer_project_invitation(invitation_id uuid, token text, accept boolean) from public;
+grant all on function private.answer_project_invitation(invitation_id uuid, token text, accept boolean) to authenticated;
 
--- invitations addressed to the caller (by user id or by their confirmed address)
+-- invitations addressed to the caller by user id (or answered by them). An open invitation
+-- to an address is visible to the project's admins only: a matching address proves nothing.
 create function private.my_invitation_ids() returns setof uuid
     language plpgsql stable security definer
     set search_path to ''
     as $$
 begin
   return query
-    select i.id from public.project_invitations i where i.invitee_id = (select auth.uid())
-    union
-    select i.id from public.project_invitations i where i.email = private.my_confirmed_email();
+    select i.id from public.project_invitations i where i.invitee_id = (select auth.uid());
 end;
 $$;
 
@@ -375,8 +428,8 @@ revoke all on function private.my_invitation_ids() from public;
 grant all on function private.my_invitation_ids() to authenticated;
 grant all on function private.my_invitation_ids() to service_role;
 
--- The invitee's notification: for an invitation by user id, that user (if the id is
--- an account); by email, the account with that confirmed address (if any).
+-- The invitee's notification, for an invitation by user id (if the id is an account). An
+-- invitation to an address notifies no account: it reaches the address through its link.
 create function private.notify_project_invitation(invitation public.project_invitations) returns void
     language plpgsql security definer
     set search_path to ''
@@ -391,38 +444,25 @@ begin
                                                  where p.id = invitation.invited_by),
                             'expires_at', invitation.expires_at)
     from auth.users u
-   where case when invitation.email is null then u.id = invitation.invitee_id
-              else lower(u.email) = invitation.email and u.email_confirmed_at is not null end;
+   where invitation.email is null and u.id = invitation.invitee_id;
 end;
 $$;
 
 revoke all on function private.notify_project_invitation(invitation public.project_invitations) from public;
 
--- An address with no account signs up (or confirms it later): the invitations kept
--- for it become visible to them (my_invitation_ids) and are notified now.
-create function private.notify_invitations_on_confirmed_email() returns trigger
+-- Single use: an invitation's token goes once it is no longer open (answered, revoked,
+-- expired), whichever path closed it.
+create function private.delete_token_of_closed_invitation() returns trigger
     language plpgsql security definer
     set search_path to ''
     as $$
-declare
-  invitation public.project_invitations;
 begin
-  if new.email_confirmed_at is null
-     or (tg_op = 'UPDATE' and old.email_confirmed_at is not null
-         and lower(old.email) is not distinct from lower(new.email)) then
-    return null;
-  end if;
-  for invitation in
-    select i.* from public.project_invitations i
-     where i.email = lower(new.email) and i.status = 'pending' and i.expires_at > now()
-  loop
-    perform private.notify_project_invitation(invitation);
-  end loop;
+  delete from private.project_invitation_tokens t where t.invitation_id = new.id;
   return null;
 end;
 $$;
 
-revoke all on function private.notify_invitations_on_confirmed_email() from public;
+revoke all on function private.delete_token_of_closed_invitation() from public;
 
 create function private.delete_invitations_of_deleted_profile() returns trigger
     language plpgsql security definer
@@ -441,8 +481,8 @@ revoke all on function private.delete_invitations_of_deleted_profile() from publ
 -- triggers
 -- ======================================================================================
 
-create trigger on_auth_user_email_confirmed_notify_invitations after insert or update of email, email_confirmed_at on auth.users for each row execute function private.notify_invitations_on_confirmed_email();
-
 create trigger profiles_delete_invitations after delete on public.profiles for each row execute function private.delete_invitations_of_deleted_profile();
+
+create trigger project_invitations_delete_closed_token after update of status on public.project_invitations for each row when ((new.status <> 'pending'::public.invitation_status)) execute function private.delete_token_of_closed_invitation();
 
 create trigger project_invitations_set_updated_at before insert or update on public.project_invitations for each row execute function private.set_updated_at();

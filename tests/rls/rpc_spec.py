@@ -196,7 +196,7 @@ def _sync_queued(w: World, _role: str, args: dict[str, Any], body: Any) -> None:
 RPCS: dict[str, Rpc] = {
     # the invitee answers their own invitation, guests too (joining is not a write); a
     # disabled person cannot (is_active_user)
-    "public.accept_project_invitation(invitation_id uuid)": Rpc(
+    "public.accept_project_invitation(invitation_id uuid, token text)": Rpc(
         args=_invitation_to_me,
         answers=answers(ok=SIGNED_IN, otherwise=refused()),
         check=_accepted,
@@ -209,7 +209,7 @@ RPCS: dict[str, Rpc] = {
         },
         answers=answers(ok=GROUP_WRITERS, otherwise=refused()),
     ),
-    "public.decline_project_invitation(invitation_id uuid)": Rpc(
+    "public.decline_project_invitation(invitation_id uuid, token text)": Rpc(
         args=_invitation_to_me,
         answers=answers(ok=SIGNED_IN, otherwise=refused()),
         check=_status("declined"),

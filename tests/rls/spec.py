@@ -96,12 +96,13 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         ),
     },
     "project_invitations": {
-        # P's admins read P's invitations; the invitee theirs (by user id, or by their
-        # confirmed address); written only by the invitation RPCs
+        # P's admins read P's invitations; the invitee theirs by user id. One to an address
+        # stays the admins' until answered with its link's token (a matching address proves
+        # nothing); written only by the invitation RPCs
         "select": rule(
             in_my_project=P_ADMINS,
             to_me=SIGNED_IN,
-            to_my_address=SIGNED_IN,
+            to_my_address=NOBODY,
             someone_elses=NOBODY,
         ),
         "insert": rule(into_my_project=NOBODY, to_myself=NOBODY),

@@ -4,6 +4,7 @@ with real tokens; what was written is checked in SQL."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from typing import Any
@@ -203,7 +204,7 @@ def test_inviting_does_not_tell_whether_an_address_or_a_user_id_has_an_account(
         invite(world, "owner", project, role="viewer", user_id=person)
         for person in (stack.new_user().id, str(uuid.uuid4()))
     ]
-    varying = {"id", "email", "invitee_id", "created_at", "updated_at", "expires_at"}
+    varying = {"id", "email", "invitee_id", "created_at", "updated_at", "expires_at", "token"}
 
     def shape(row: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in row.items() if k not in varying}
@@ -430,39 +431,196 @@ def test_accepting_is_atomic_one_membership_from_concurrent_accepts(
     )
 
 
-def test_an_invitation_to_an_address_with_no_account_waits_for_its_sign_up(
+def address() -> str:
+    return f"invited-{uuid.uuid4().hex[:10]}@example.test"
+
+
+def answer(
+    http: httpx.Client, name: str, invitation: str, token: str | None = None
+) -> httpx.Response:
+    body: dict[str, Any] = {"invitation_id": invitation}
+    if token is not None:
+        body["token"] = token
+    return http.post(f"/rest/v1/rpc/{name}_project_invitation", json=body)
+
+
+def status_of(world: World, invitation: str) -> str:
+    return world.one(
+        "select status::text from public.project_invitations where id = %s", (invitation,)
+    )
+
+
+def test_an_invitation_to_an_address_is_accepted_with_the_token_of_its_link(
     stack: Stack, world: World
 ) -> None:
     project = world.member_project()
-    address = f"later-{uuid.uuid4().hex[:10]}@example.test"
-    row = invite(world, "owner", project, role="editor", email=address.upper())
-    assert (row["email"], row["invitee_id"]) == (address, None)
-    newcomer = stack.new_user(email=address)
+    to = address()
+    row = invite(world, "owner", project, role="editor", email=to.upper())
+    assert (row["email"], row["invitee_id"]) == (to, None)
+    token = row["token"]
+    assert isinstance(token, str) and len(token) >= 43
+    # the token is shown once: the invitation read back has none
+    listed = world.client("owner").get("/project_invitations", params={"id": f"eq.{row['id']}"})
+    assert listed.status_code == 200 and listed.json()[0].keys() == row.keys() - {"token"}
+    newcomer = stack.new_user(email=to)
     http = stack.http(newcomer.token)
-    notes = http.get("/rest/v1/notifications", params={"select": "type,payload"}).json()
-    assert [(n["type"], n["payload"]["invitation_id"]) for n in notes] == [
-        ("project_invitation", row["id"])
-    ]
-    accepted = http.post(
-        "/rest/v1/rpc/accept_project_invitation", json={"invitation_id": row["id"]}
-    )
+    # nothing tells the holder of the address about it: the link does
+    assert http.get("/rest/v1/notifications").json() == []
+    assert http.get("/rest/v1/project_invitations").json() == []
+    accepted = answer(http, "accept", row["id"], token)
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["invitee_id"] == newcomer.id
     assert member_role(world, project, newcomer.id) == "editor"
+    # answered, it is theirs to see; the token is spent
+    assert [i["id"] for i in http.get("/rest/v1/project_invitations").json()] == [row["id"]]
+    assert (
+        world.one(
+            "select count(*) from private.project_invitation_tokens where invitation_id = %s",
+            (row["id"],),
+        )
+        == 0
+    )
 
 
-def test_an_unconfirmed_address_cannot_claim_an_invitation(stack: Stack, world: World) -> None:
+def test_whoever_holds_the_token_accepts_with_their_own_account(stack: Stack, world: World) -> None:
     project = world.member_project()
-    squatter = stack.new_user()
-    stack.sql("update auth.users set email_confirmed_at = null where id = %s", (squatter.id,))
-    row = invite(world, "owner", project, role="viewer", email=squatter.email)
+    row = invite(world, "owner", project, role="viewer", email=address())
+    holder = stack.new_user()  # another address: the inviter passed the link on
+    accepted = answer(stack.http(holder.token), "accept", row["id"], row["token"])
+    assert accepted.status_code == 200, accepted.text
+    assert member_role(world, project, holder.id) == "viewer"
+
+
+def test_a_stranger_with_the_invited_address_cannot_see_or_answer_it_without_the_token(
+    stack: Stack, world: World
+) -> None:
+    project = world.member_project()
+    to = address()
+    row = invite(world, "owner", project, role="admin", email=to)
+    squatter = stack.new_user(email=to)  # local Auth confirms a sign-up at once
     http = stack.http(squatter.token)
     assert http.get("/rest/v1/project_invitations").json() == []
-    response = http.post(
-        "/rest/v1/rpc/accept_project_invitation", json={"invitation_id": row["id"]}
-    )
-    assert response.status_code == 403, response.text
+    assert http.get("/rest/v1/notifications").json() == []
+    for name in ("accept", "decline"):
+        for token in (None, "", "x" * 43, row["token"][:-1]):
+            response = answer(http, name, row["id"], token)
+            assert (response.status_code, response.json()["code"]) == (403, "42501"), (
+                name,
+                token,
+                response.text,
+            )
+            assert "token" in response.json()["message"] + response.json()["hint"]
+    assert status_of(world, row["id"]) == "pending"
     assert member_role(world, project, squatter.id) is None
+    # and the real invitee still can
+    invitee = stack.new_user()
+    accepted = answer(stack.http(invitee.token), "accept", row["id"], row["token"])
+    assert accepted.status_code == 200, accepted.text
+
+
+def test_other_members_do_not_see_a_pending_invitation_to_an_address(world: World) -> None:
+    row = invite(world, "owner", world.project_p, role="viewer", email=address())
+    for role in ("editor", "viewer", "guest", "outsider", "anon"):
+        listed = world.client(role).get("/project_invitations", params={"id": f"eq.{row['id']}"})
+        assert listed.status_code == 200 and listed.json() == [], (role, listed.text)
+    seen = world.client("project_admin").get(
+        "/project_invitations", params={"id": f"eq.{row['id']}"}
+    )
+    assert [i["id"] for i in seen.json()] == [row["id"]]
+
+
+def test_a_used_expired_or_revoked_token_gets_a_clear_4xx(stack: Stack, world: World) -> None:
+    declined = invite(world, "owner", world.member_project(), role="viewer", email=address())
+    holder = stack.new_user()
+    first = answer(stack.http(holder.token), "decline", declined["id"], declined["token"])
+    assert first.status_code == 200, first.text
+    # the same holder again: the invitation is answered; anyone else: the token is used
+    again = answer(stack.http(holder.token), "accept", declined["id"], declined["token"])
+    assert (again.status_code, again.json()["code"]) == (400, "22023"), again.text
+    other = stack.new_user()
+    used = answer(stack.http(other.token), "accept", declined["id"], declined["token"])
+    assert (used.status_code, used.json()["code"]) == (403, "42501"), used.text
+    assert "already used" in used.json()["message"]
+
+    expired = invite(world, "owner", world.member_project(), role="viewer", email=address())
+    world.sql(
+        "update public.project_invitations set expires_at = now() - interval '1 second'"
+        " where id = %s",
+        (expired["id"],),
+    )
+    late = answer(stack.http(other.token), "accept", expired["id"], expired["token"])
+    assert (late.status_code, late.json()["code"]) == (400, "22023"), late.text
+    assert "expired" in late.json()["message"]
+
+    revoked = invite(world, "owner", world.member_project(), role="viewer", email=address())
+    gone = call(world, "owner", "revoke_project_invitation", invitation_id=revoked["id"])
+    assert gone.status_code == 200, gone.text
+    # closing an invitation spends its token: the link is then refused like a used one
+    assert (
+        world.one(
+            "select count(*) from private.project_invitation_tokens where invitation_id = %s",
+            (revoked["id"],),
+        )
+        == 0
+    )
+    refused_ = answer(stack.http(other.token), "accept", revoked["id"], revoked["token"])
+    assert (refused_.status_code, refused_.json()["code"]) == (403, "42501"), refused_.text
+    assert member_role(world, world.member_project(), other.id) is None
+
+
+def test_inviting_the_address_again_replaces_the_token(stack: Stack, world: World) -> None:
+    project = world.member_project()
+    to = address()
+    first = invite(world, "owner", project, role="viewer", email=to)
+    second = invite(world, "owner", project, role="editor", email=to)
+    assert second["id"] == first["id"] and second["token"] != first["token"]
+    holder = stack.new_user()
+    stale = answer(stack.http(holder.token), "accept", first["id"], first["token"])
+    assert (stale.status_code, stale.json()["code"]) == (403, "42501"), stale.text
+    fresh = answer(stack.http(holder.token), "accept", first["id"], second["token"])
+    assert fresh.status_code == 200, fresh.text
+    assert member_role(world, project, holder.id) == "editor"
+
+
+def test_an_invitation_by_user_id_has_no_token_and_needs_none(stack: Stack, world: World) -> None:
+    invitee = stack.new_user()
+    row = invite(world, "owner", world.member_project(), role="viewer", user_id=invitee.id)
+    assert row["token"] is None
+    assert answer(stack.http(invitee.token), "accept", row["id"]).status_code == 200
+
+
+@pytest.mark.parametrize("who", ["owner", "project_admin", "outsider", "anon", "service_role"])
+def test_nobody_reads_the_token_hashes_through_postgrest(
+    stack: Stack, world: World, who: str
+) -> None:
+    row = invite(world, "owner", world.project_p, role="viewer", email=address())
+    if who == "service_role":
+        key = stack.env["SERVICE_ROLE_KEY"]
+        http = stack.http(key, headers={"apikey": key})
+    else:
+        http = stack.http(world.tokens[who] or stack.env["ANON_KEY"])
+    exposed = http.get("/rest/v1/project_invitation_tokens")
+    assert exposed.status_code == 404, exposed.text
+    private = http.get("/rest/v1/project_invitation_tokens", headers={"Accept-Profile": "private"})
+    assert private.status_code == 406, private.text
+    embedded = http.get(
+        "/rest/v1/project_invitations", params={"select": "*,project_invitation_tokens(*)"}
+    )
+    assert embedded.status_code == 400, embedded.text
+    # what is stored is the hash, never the token
+    stored = world.one(
+        "select encode(token_hash, 'hex') from private.project_invitation_tokens"
+        " where invitation_id = %s",
+        (row["id"],),
+    )
+    assert stored == hashlib.sha256(row["token"].encode()).hexdigest()
+    assert (
+        world.one(
+            "select count(*) from public.project_invitations i where to_jsonb(i)::text like %s",
+            (f"%{row['token']}%",),
+        )
+        == 0
+    )
 
 
 # -- direct conversations ------------------------------------------------------------------
