@@ -53,10 +53,14 @@ insert into public.messages (conversation_id, author_id, content)
 insert into public.notifications (user_id, type, payload)
   select %(person)s, 'system', jsonb_build_object('n', g, 'text', 'a notification')
     from generate_series(1, %(notifications)s) g;
-insert into public.audit_logs (actor_id, actor_role, action, table_name, target_id, ip, user_agent)
-  select %(person)s, 'authenticated', 'update', 'tasks', gen_random_uuid(), '198.51.100.9',
-         'bench-agent/1.0'
-    from generate_series(1, %(audit_logs)s) g;
+with entries as (
+  insert into public.audit_logs (actor_id, actor_role, action, table_name, target_id)
+  select %(person)s, 'authenticated', 'update', 'tasks', gen_random_uuid()
+    from generate_series(1, %(audit_logs)s) g
+  returning id, actor_id, occurred_at
+)
+insert into public.audit_log_origins (audit_log_id, actor_id, occurred_at, ip, user_agent)
+  select id, actor_id, occurred_at, '198.51.100.9', 'bench-agent/1.0' from entries;
 """
 
 
