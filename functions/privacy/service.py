@@ -65,13 +65,33 @@ def reauthentication_required(settings: PrivacySettings) -> ApiError:
     )
 
 
+def last_authentication(claims: dict[str, Any]) -> float | None:
+    """When the person last proved who they are: the newest ``amr`` timestamp (a refresh
+    keeps them and mints only a new ``iat``); ``iat`` for a token without the claim."""
+    amr = claims.get("amr")
+    if isinstance(amr, list):
+        times = [
+            entry["timestamp"]
+            for entry in amr
+            if isinstance(entry, dict)
+            and isinstance(entry.get("timestamp"), int)
+            and not isinstance(entry.get("timestamp"), bool)
+            and 0 <= entry["timestamp"] < 10**12
+        ]
+        return float(max(times)) if times else None
+    issued = claims.get("iat")
+    if isinstance(issued, int | float) and not isinstance(issued, bool):
+        return float(issued)
+    return None
+
+
 def check_erasure(
     settings: PrivacySettings, caller: Caller, body: ErasureRequest, now: float | None = None
 ) -> None:
     """A recent sign-in, and the account's email typed again; ApiError otherwise."""
-    issued = caller.claims.get("iat")
     now = time.time() if now is None else now
-    if not isinstance(issued, int | float) or issued < now - settings.privacy_reauth_seconds:
+    authenticated_at = last_authentication(caller.claims)
+    if authenticated_at is None or authenticated_at < now - settings.privacy_reauth_seconds:
         raise reauthentication_required(settings)
     rows = as_caller(settings, caller.token).select(
         "profiles", {"id": f"eq.{caller.user_id}", "select": "email"}

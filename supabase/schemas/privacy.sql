@@ -688,15 +688,18 @@ $$;
 
 revoke all on function private.privacy_request_defaults() from public;
 
--- The job columns are the service role's. An erasure filed by a client needs an
--- access token issued in the last 10 minutes (the function checks it too and
--- answers 403 reauthentication_required; this keeps a direct insert honest).
+-- The job columns are the service role's. An erasure filed by a client needs a
+-- sign-in in the last 10 minutes: the newest amr timestamp of the token (when it has
+-- the claim, as every Auth token does), not its iat, since a refresh mints a new iat
+-- without proving anything (the function checks it too and answers 403
+-- reauthentication_required; this keeps a direct insert honest).
 create function private.privacy_request_job_guard() returns trigger
     language plpgsql
     set search_path to ''
     as $_$
 declare
-  issued_at text;
+  claims jsonb;
+  authenticated_at text;
 begin
   if current_user not in ('anon', 'authenticated') then
     return new;
@@ -705,9 +708,18 @@ begin
   new.dispatched_at := null;
   new.started_at := null;
   if new.kind = 'erasure' then
-    issued_at := (select auth.jwt()) ->> 'iat';
-    if issued_at is null or issued_at !~ '^[0-9]{1,12}(\.[0-9]+)?$'
-       or to_timestamp(issued_at::double precision) < now() - interval '10 minutes' then
+    claims := (select auth.jwt());
+    if jsonb_typeof(claims -> 'amr') = 'array' then
+      select (max((a ->> 'timestamp')::bigint)
+                filter (where (a ->> 'timestamp') ~ '^[0-9]{1,12}$'))::text
+        into authenticated_at
+        from jsonb_array_elements(claims -> 'amr') a
+       where jsonb_typeof(a) = 'object';
+    else
+      authenticated_at := claims ->> 'iat';
+    end if;
+    if authenticated_at is null or authenticated_at !~ '^[0-9]{1,12}(\.[0-9]+)?$'
+       or to_timestamp(authenticated_at::double precision) < now() - interval '10 minutes' then
       raise exception 'reauthentication_required: an erasure needs an access token issued in the last 10 minutes'
         using errcode = '42501', hint = 'sign in again, then ask for the erasure';
     end if;

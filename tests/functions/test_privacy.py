@@ -10,8 +10,12 @@ import uuid
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
+from tests.auth.helpers import password_grant as auth_password_grant
+from tests.auth.helpers import refresh as auth_refresh
+from tests.auth.helpers import signup as auth_signup
 from tests.functions.conftest import object_exists, s3_client
 from tests.functions.privacy_support import (
     CLIENT_IP,
@@ -247,7 +251,8 @@ def test_erasure_with_a_wrong_email_is_refused(stack: Stack) -> None:
 
 def test_erasure_with_an_old_token_needs_reauthentication(stack: Stack) -> None:
     user = stack.new_user()
-    old = stack.token(user, iat=int(time.time()) - 11 * 60)
+    signed_in = int(time.time()) - 11 * 60
+    old = stack.token(user, iat=signed_in, amr=[{"method": "password", "timestamp": signed_in}])
     answer = _erasure(stack, user, {"confirm": user.email}, token=old)
     assert answer.status_code == 403, answer.text
     assert answer.json()["error"] == "reauthentication_required"
@@ -256,6 +261,38 @@ def test_erasure_with_an_old_token_needs_reauthentication(stack: Stack) -> None:
         direct = http.post("/rest/v1/privacy_requests", json={"kind": "erasure"})
     assert direct.status_code == 403, direct.text
     assert "reauthentication_required" in direct.json()["message"]
+
+
+def test_a_refreshed_token_of_an_old_sign_in_cannot_erase_the_account(stack: Stack) -> None:
+    """A stolen refresh token mints tokens with a fresh iat; the sign-in they carry (amr)
+    is still old, so an erasure needs the person to sign in again."""
+    session = auth_signup(stack)
+    claims = jwt.decode(session["access_token"], options={"verify_signature": False})
+    stack.sql(  # the sign-in happened 11 minutes ago
+        "update auth.mfa_amr_claims set created_at = now() - interval '11 minutes',"
+        " updated_at = now() - interval '11 minutes' where session_id = %s",
+        (claims["session_id"],),
+    )
+    refreshed = auth_refresh(stack, session["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    token = refreshed.json()["access_token"]
+    fresh = jwt.decode(token, options={"verify_signature": False})
+    assert fresh["iat"] >= claims["iat"] and fresh["amr"][0]["timestamp"] < fresh["iat"] - 600
+    email = session["user"]["email"]
+    with stack.http(token) as http:
+        answer = http.post("/functions/v1/privacy/erasure", json={"confirm": email})
+        direct = http.post("/rest/v1/privacy_requests", json={"kind": "erasure"})
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"] == "reauthentication_required"
+    assert direct.status_code == 403, direct.text
+    assert "reauthentication_required" in direct.json()["message"]
+    # a real sign-in now passes the check (and then meets the confirmation rule)
+    signed_in = auth_password_grant(stack, email)
+    assert signed_in.status_code == 200, signed_in.text
+    with stack.http(signed_in.json()["access_token"]) as http:
+        mismatch = http.post("/functions/v1/privacy/erasure", json={"confirm": "x@example.test"})
+    assert mismatch.status_code == 422, mismatch.text
+    assert mismatch.json()["error"] == "confirmation_mismatch"
 
 
 def test_erasure_refuses_bad_bodies_and_anonymous_callers(stack: Stack) -> None:
