@@ -69,7 +69,8 @@ def create_app(settings: PrivacySettings) -> Starlette:
         "/erasure",
         summary="Ask for your account and everything about you to be erased",
         description=(
-            "Needs an access token issued in the last 10 minutes (sign in again) and the "
+            "Needs a sign-in in the last 10 minutes (the token's newest amr timestamp; sign in "
+            "again) and the "
             "account's email in `confirm`. Projects you own alone pass to their longest-standing "
             "admin (or are deleted); everything else about you is deleted."
         ),

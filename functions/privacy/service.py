@@ -61,7 +61,7 @@ def reauthentication_required(settings: PrivacySettings) -> ApiError:
     return ApiError(
         403,
         "reauthentication_required",
-        f"an erasure needs an access token issued in the last {minutes} minutes: sign in again",
+        f"an erasure needs a sign-in in the last {minutes} minutes: sign in again",
     )
 
 

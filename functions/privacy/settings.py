@@ -16,7 +16,7 @@ class PrivacySettings(Settings):
     # the archive's lifetime: the bucket's lifecycle rule says the same (serverless.yml)
     privacy_export_ttl_days: int = Field(default=7, ge=1, le=30)
     privacy_export_page_size: int = Field(default=1000, ge=1, le=5000)
-    # an erasure needs an access token issued this recently (the database checks 10 minutes)
+    # an erasure needs a sign-in this recent (amr timestamps; the database checks 10 minutes)
     privacy_reauth_seconds: int = Field(default=600, ge=60, le=600)
     # on: the auth user is deleted through Auth's admin API (<SUPABASE_URL>/auth/v1/admin/
     # users/{id}); off: through rpc delete_auth_user (the stand-in until the local stack
