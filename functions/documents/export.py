@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from typing import Any
 
 MEDIA_TYPES = {
@@ -13,6 +14,16 @@ MEDIA_TYPES = {
     "html": "text/html; charset=utf-8",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
+
+
+# What XML 1.0 (and so a .docx) cannot hold: C0 controls but tab, newline and carriage
+# return, lone surrogates, U+FFFE and U+FFFF. Postgres text can hold them, so a version
+# may; the export shows each as U+FFFD instead of failing or dropping it unseen.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def _parser() -> Any:
@@ -69,6 +80,7 @@ def to_docx(markdown: str, title: str) -> bytes:
     from docx import Document
     from docx.shared import Pt
 
+    markdown, title = xml_safe(markdown), xml_safe(title)
     document = Document()
     document.core_properties.title = title
     tokens = _parser().parse(markdown)

@@ -564,6 +564,30 @@ def test_a_title_in_any_script_exports_with_an_ascii_file_name(stack: Stack, tea
         assert f'filename="PRD-v1.{fmt}"' in answer.headers["content-disposition"]
 
 
+def test_control_characters_in_a_version_or_title_export_as_replacement_marks(
+    stack: Stack, team: Team
+):
+    """XML cannot hold C0 controls; the DOCX export shows them as U+FFFD (was a 500)."""
+    import docx
+
+    editor = stack.rest(team.members["editor"].token)
+    doc = editor.table("documents").insert(
+        {"project_id": team.project_id, "title": "Plan\x01\x1f", "type": "custom",
+         "created_by": team.members["editor"].id}
+    ).execute().data[0]  # fmt: skip
+    editor.table("document_versions").insert(
+        {"document_id": doc["id"], "content": "# Head\x0bline\n\nbody\x02 text\n",
+         "author_id": team.members["editor"].id}
+    ).execute()  # fmt: skip
+    for fmt in ("md", "html", "docx"):
+        answer = export(stack, team.members["viewer"].token, doc["id"], format=fmt)
+        assert answer.status_code == 200, answer.text
+    document = docx.Document(io.BytesIO(answer.content))
+    texts = [p.text for p in document.paragraphs]
+    assert "Head\ufffdline" in texts and "body\ufffd text" in texts
+    assert document.core_properties.title == "Plan\ufffd\ufffd"
+
+
 def test_export_is_404_for_an_outsider_and_for_missing_versions(
     stack: Stack, team: Team, rich_document: str
 ):
