@@ -17,3 +17,11 @@ create policy "project admins and the invitee read invitations"
       or id = any (array(select private.my_invitation_ids()))
     )
   );
+
+-- private.project_invitation_tokens -----------------------------------------------------
+-- read and written only by the invitation RPCs (security definer); no grant either
+alter table private.project_invitation_tokens enable row level security;
+
+create policy "clients never touch invitation tokens"
+  on private.project_invitation_tokens as restrictive for all to anon, authenticated
+  using (false) with check (false);
