@@ -295,6 +295,32 @@ def test_a_refreshed_token_of_an_old_sign_in_cannot_erase_the_account(stack: Sta
     assert mismatch.json()["error"] == "confirmation_mismatch"
 
 
+@pytest.mark.parametrize(
+    "claims, expected",
+    [
+        ({"iat": 100, "amr": [{"method": "password", "timestamp": 50}]}, 50.0),
+        ({"iat": 100, "amr": [{"timestamp": 10}, {"timestamp": 70}]}, 70.0),
+        ({"iat": 100}, 100.0),  # a token without the claim: its iat
+        ({"iat": 100, "amr": []}, None),
+        ({"iat": 100, "amr": "password"}, 100.0),  # not a list: as if absent
+        ({"iat": 100, "amr": [1, "x", None]}, None),
+        ({"iat": 100, "amr": [{"timestamp": 1e20}]}, None),
+        ({"iat": 100, "amr": [{"timestamp": "99"}]}, None),
+        ({"iat": 100, "amr": [{"timestamp": True}]}, None),
+        ({"iat": 100, "amr": [{"timestamp": 10**40}]}, None),
+        ({"iat": "soon"}, None),
+        ({"iat": True}, None),
+        ({}, None),
+    ],
+)
+def test_the_sign_in_time_is_read_only_from_well_formed_claims(
+    functions_env: dict[str, str], claims: dict[str, Any], expected: float | None
+) -> None:
+    from privacy.service import last_authentication
+
+    assert last_authentication(claims) == expected
+
+
 def test_erasure_refuses_bad_bodies_and_anonymous_callers(stack: Stack) -> None:
     user = stack.new_user()
     for body in ({}, {"confirm": ""}, {"confirm": user.email, "extra": 1}, {"confirm": 5}, []):
