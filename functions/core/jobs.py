@@ -1,6 +1,6 @@
 """The one job pipeline: a job is a row in a domain table, its work runs from an SQS queue.
 
-The contract between the branches that use it is ``PIPELINE.md``; in short:
+How a job kind uses it:
 
 * A job row (``document_jobs``, ``privacy_requests``, ...) is written in the caller's
   transaction (an RPC or an insert as the caller), members read it through RLS, and the

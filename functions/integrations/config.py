@@ -37,7 +37,6 @@ class IntegrationsSettings(Settings):
     # a provider asking to wait longer than this fails the attempt (the queue retries later)
     provider_max_inline_wait_seconds: float = 2.0
     sync_page_size: int = Field(default=100, ge=1, le=100)
-    sync_max_attempts: int = Field(default=5, ge=1)
 
     @property
     def public_url(self) -> str:

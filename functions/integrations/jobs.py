@@ -1,4 +1,4 @@
-"""The sync job kind on the shared pipeline (functions/core/jobs.py, PIPELINE.md)."""
+"""The sync job kind on the shared pipeline (functions/core/jobs.py)."""
 
 from __future__ import annotations
 
