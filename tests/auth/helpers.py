@@ -84,3 +84,19 @@ def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
 def admin(stack: Stack) -> httpx.Client:
     key = stack.env["SERVICE_ROLE_KEY"]
     return client(stack, key=key, token=key)
+
+
+def browse_to_site(
+    url: str, site: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """Follow a browser's redirects from ``url`` until one leaves for ``site`` (the app)."""
+    with httpx.Client(timeout=30, headers=headers or {}) as browser:
+        for _ in range(5):
+            response = browser.get(url, params=params)
+            params = None
+            if response.status_code not in (302, 303):
+                return response
+            url = response.headers["location"]
+            if url.startswith(site):
+                return response
+    raise AssertionError("too many redirects")

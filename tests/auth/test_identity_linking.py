@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from tests.auth.helpers import browse_to_site
 from tests.auth.helpers import client as _auth
 from tests.auth.helpers import error as _error
 from tests.auth.helpers import signup as _signup
@@ -30,16 +31,7 @@ def _link(stack: Stack, token: str, login: str) -> httpx.Response:
             },
         )
     assert started.status_code == 200, started.text
-    url = started.json()["url"] + f"&login={login}"
-    with httpx.Client(timeout=30) as browser:
-        for _ in range(5):
-            response = browser.get(url)
-            if response.status_code not in (302, 303):
-                return response
-            url = response.headers["location"]
-            if url.startswith(SITE):
-                return response
-    raise AssertionError("too many redirects")
+    return browse_to_site(started.json()["url"] + f"&login={login}", SITE)
 
 
 def _user(stack: Stack, token: str) -> dict[str, Any]:

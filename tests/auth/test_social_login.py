@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.auth.helpers import V2024
+from tests.auth.helpers import V2024, browse_to_site
 from tests.auth.helpers import error as _error
 from tests.auth.helpers import password_grant as _password
 from tests.auth.helpers import signup as _signup
@@ -39,18 +39,12 @@ def _seed(stack: Stack, provider: str, login: str, **fields: Any) -> None:
 
 def _browse(stack: Stack, provider: str, **query: str) -> httpx.Response:
     """GET /authorize, then every redirect until one leaves for the site (the app)."""
-    url = f"{stack.env['API_URL']}/auth/v1/authorize"
-    params: dict[str, str] | None = {"provider": provider, **query}
-    with httpx.Client(timeout=30, headers={"apikey": stack.env["ANON_KEY"]}) as browser:
-        for _ in range(5):
-            response = browser.get(url, params=params)
-            params = None
-            if response.status_code not in (302, 303):
-                return response
-            url = response.headers["location"]
-            if url.startswith(SITE):
-                return response
-    raise AssertionError("too many redirects")
+    return browse_to_site(
+        f"{stack.env['API_URL']}/auth/v1/authorize",
+        SITE,
+        params={"provider": provider, **query},
+        headers={"apikey": stack.env["ANON_KEY"]},
+    )
 
 
 def _landing(response: httpx.Response) -> tuple[dict[str, str], dict[str, str]]:
