@@ -224,6 +224,39 @@ create index oauth_states_user_id_idx on private.oauth_states using btree (user_
 grant select,insert,delete,update on table private.oauth_states to service_role;
 
 -- ======================================================================================
+-- private.pending_connects
+-- ======================================================================================
+
+-- A connect the provider approved but nobody has finished: the callback stores the provider's
+-- authorization code (sealed with the PKCE verifier) here under the hash of a one-time connect
+-- code, and the app finishes with that code under its own session. Only the user who started
+-- the flow (user_id) can finish it; the row is taken once, whoever presents the code.
+create table private.pending_connects (
+    code_hash text not null,
+    user_id uuid not null,
+    provider public.integration_provider not null,
+    project_id uuid,
+    grant_ciphertext text not null,
+    expires_at timestamptz default (now() + '00:10:00'::interval) not null,
+    created_at timestamptz default now() not null,
+    constraint pending_connects_code_hash_is_sha256_hex check ((code_hash ~ '^[0-9a-f]{64}$'::text)),
+    constraint pending_connects_grant_ciphertext_length check ((char_length(grant_ciphertext) <= 20000))
+);
+
+alter table only private.pending_connects
+    add constraint pending_connects_pkey primary key (code_hash);
+
+create index pending_connects_expires_at_idx on private.pending_connects using btree (expires_at);
+
+create index pending_connects_project_id_idx on private.pending_connects using btree (project_id);
+
+create index pending_connects_user_id_idx on private.pending_connects using btree (user_id);
+
+comment on table private.pending_connects is 'Approved OAuth connects waiting for their starter to finish them: the sealed authorization code under the SHA-256 of a one-time connect code; service role only.';
+
+grant select,insert,delete,update on table private.pending_connects to service_role;
+
+-- ======================================================================================
 -- private.webhook_deliveries
 -- ======================================================================================
 
@@ -251,6 +284,12 @@ alter table only private.integration_credentials
 
 alter table only private.integration_webhook_secrets
     add constraint integration_webhook_secrets_integration_id_fkey foreign key (integration_id) references public.integrations(id) on delete cascade;
+
+alter table only private.pending_connects
+    add constraint pending_connects_project_id_fkey foreign key (project_id) references public.projects(id) on delete cascade;
+
+alter table only private.pending_connects
+    add constraint pending_connects_user_id_fkey foreign key (user_id) references public.profiles(id) on delete cascade;
 
 alter table only private.oauth_states
     add constraint oauth_states_project_id_fkey foreign key (project_id) references public.projects(id) on delete cascade;
@@ -514,6 +553,39 @@ $$;
 revoke all on function public.save_oauth_state(state text, user_id uuid, provider public.integration_provider, project_id uuid, code_verifier_ciphertext text, redirect_uri text) from authenticated;
 revoke all on function public.save_oauth_state(state text, user_id uuid, provider public.integration_provider, project_id uuid, code_verifier_ciphertext text, redirect_uri text) from public;
 grant all on function public.save_oauth_state(state text, user_id uuid, provider public.integration_provider, project_id uuid, code_verifier_ciphertext text, redirect_uri text) to service_role;
+
+create function public.save_pending_connect(code_hash text, user_id uuid, provider public.integration_provider, project_id uuid, grant_ciphertext text) returns void
+    language sql
+    set search_path to ''
+    as $$
+  delete from private.pending_connects p where p.expires_at < now();
+  insert into private.pending_connects (code_hash, user_id, provider, project_id, grant_ciphertext)
+  values (code_hash, user_id, provider, project_id, grant_ciphertext)
+$$;
+
+revoke all on function public.save_pending_connect(code_hash text, user_id uuid, provider public.integration_provider, project_id uuid, grant_ciphertext text) from authenticated;
+revoke all on function public.save_pending_connect(code_hash text, user_id uuid, provider public.integration_provider, project_id uuid, grant_ciphertext text) from public;
+grant all on function public.save_pending_connect(code_hash text, user_id uuid, provider public.integration_provider, project_id uuid, grant_ciphertext text) to service_role;
+
+-- returns the pending connect once (it is deleted, whoever asks: someone else's attempt
+-- discards it), and nothing when unknown, used or expired
+create function public.take_pending_connect(code_hash text) returns table(user_id uuid, provider public.integration_provider, project_id uuid, grant_ciphertext text)
+    language sql
+    set search_path to ''
+    as $$
+  with taken as (
+    delete from private.pending_connects p
+     where p.code_hash = take_pending_connect.code_hash
+    returning p.*
+  )
+  select t.user_id, t.provider, t.project_id, t.grant_ciphertext
+    from taken t
+   where t.expires_at > now()
+$$;
+
+revoke all on function public.take_pending_connect(code_hash text) from authenticated;
+revoke all on function public.take_pending_connect(code_hash text) from public;
+grant all on function public.take_pending_connect(code_hash text) to service_role;
 
 -- returns the state once (it is deleted), and nothing when unknown or expired
 create function public.take_oauth_state(state text) returns table(user_id uuid, provider public.integration_provider, project_id uuid, code_verifier_ciphertext text, redirect_uri text)
