@@ -111,7 +111,11 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
             400: ("Malformed delivery", None),
             401: ("Missing or wrong signature, or outside the time window", None),
             404: ("Unknown provider or integration", None),
-            409: ("The integration is not linked to a project", None),
+            409: (
+                "The integration is not linked to a project (or its owner is no longer an "
+                "editor of it: unlinked, nothing written)",
+                None,
+            ),
             413: ("Body too large", None),
             422: ("The body does not have the provider's payload shape", None),
         },
@@ -161,9 +165,12 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
             events = webhooks.github_rows(delivery, project_id)
         else:
             events = webhooks.other_rows(provider, delivery, project_id)
-        written = await run_in_threadpool(
-            store.ingest, settings, str(integration_id), delivery.delivery_id[:200], events
-        )
+        try:
+            written = await run_in_threadpool(
+                store.ingest, settings, str(integration_id), delivery.delivery_id[:200], events
+            )
+        except store.UnlinkedError as exc:
+            raise ApiError(409, "not_linked", str(exc)) from None
         if written < 0:
             return json_response(WebhookAccepted(accepted=0, duplicate=True))
         return json_response(WebhookAccepted(accepted=written), 202)

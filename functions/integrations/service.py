@@ -341,9 +341,20 @@ def _require_oauth_provider(integration: dict, what: str) -> None:
         raise ApiError(409, f"not_{what}", "this provider feeds the stream through webhooks")
 
 
+def _require_project(integration: dict) -> None:
+    if integration["project_id"] is None:
+        # last_error says why when it was unlinked (its owner lost the right to write there)
+        raise ApiError(
+            409,
+            "not_linked",
+            integration.get("last_error") or "connect the integration to a project first",
+        )
+
+
 def queue_sync(settings: IntegrationsSettings, caller: Caller, integration_id: str) -> SyncOut:
     integration = own_integration(settings, caller, integration_id)
     _usable(integration)
+    _require_project(integration)
     _require_oauth_provider(integration, "syncable")
     try:
         job = as_caller(settings, caller.token).rpc(
@@ -417,8 +428,7 @@ def link(
 ) -> LinkResponse:
     integration = own_integration(settings, caller, integration_id)
     _usable(integration)
-    if integration["project_id"] is None:
-        raise ApiError(409, "not_linked", "connect the integration to a project first")
+    _require_project(integration)
     _require_oauth_provider(integration, "linkable")
     rest = as_caller(settings, caller.token)
     client = for_provider(settings, integration["provider"])

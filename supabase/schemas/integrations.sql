@@ -353,6 +353,73 @@ $$;
 
 revoke all on function private.guard_integration_sync_state() from public;
 
+-- Someone who may no longer write into a project (removed, or demoted below editor) stops
+-- feeding it at once: each of their integrations linked to it is unlinked (project_id null,
+-- its repository / document links into the project deleted), last_error says why, and they
+-- get one notification. Called by the membership trigger below and by ingest_activity when
+-- it finds the rule broken. Nothing when the project itself is gone (its foreign keys clear
+-- the links) or the person is being deleted (no one to tell).
+create function private.unlink_integrations(project_id uuid, user_id uuid) returns integer
+    language plpgsql security definer
+    set search_path to ''
+    as $$
+declare
+  project_name text;
+  message text;
+  unlinked record;
+  n int := 0;
+begin
+  select p.name into project_name from public.projects p where p.id = unlink_integrations.project_id;
+  if not found then
+    return 0;
+  end if;
+  message := format(
+    'Unlinked from the project "%s": only its editors can feed it, and you no longer are one. '
+    'Link it again once you are.', left(project_name, 200));
+  for unlinked in
+    update public.integrations i
+       set project_id = null, last_error = message
+     where i.project_id = unlink_integrations.project_id
+       and i.user_id = unlink_integrations.user_id
+    returning i.id, i.provider, i.status
+  loop
+    n := n + 1;
+    delete from public.integration_links l
+     where l.integration_id = unlinked.id and l.project_id = unlink_integrations.project_id;
+    if unlinked.status <> 'revoked'
+       and exists (select 1 from public.profiles pr where pr.id = unlink_integrations.user_id) then
+      insert into public.notifications (user_id, type, payload)
+      values (unlink_integrations.user_id, 'system', jsonb_build_object(
+        'kind', 'integration_unlinked',
+        'integration_id', unlinked.id,
+        'provider', unlinked.provider,
+        'project_id', unlink_integrations.project_id,
+        'message', message));
+    end if;
+  end loop;
+  return n;
+end;
+$$;
+
+revoke all on function private.unlink_integrations(project_id uuid, user_id uuid) from public;
+grant all on function private.unlink_integrations(project_id uuid, user_id uuid) to service_role;
+
+create function private.unlink_integrations_of_lost_editor() returns trigger
+    language plpgsql security definer
+    set search_path to ''
+    as $$
+begin
+  if tg_op = 'UPDATE' and new.role >= 'editor'
+     and new.project_id = old.project_id and new.user_id = old.user_id then
+    return null;
+  end if;
+  perform private.unlink_integrations(old.project_id, old.user_id);
+  return null;
+end;
+$$;
+
+revoke all on function private.unlink_integrations_of_lost_editor() from public;
+
 -- Definer: links and sync jobs are written by the functions only; these are the
 -- ways the integration's owner, an admin of its project, adds one.
 create function private.link_integration_item(integration_id uuid, kind text, external_id text, name text, url text, document_id uuid) returns public.integration_links
@@ -619,6 +686,8 @@ create trigger integration_links_set_updated_at before insert or update on publi
 create trigger integration_syncs_guard_worker_columns before insert or update on public.integration_syncs for each row execute function private.guard_job_columns('status=queued', 'attempts=0', 'dispatched_at', 'started_at', 'finished_at', 'error', 'events_written=0', 'provider_requests=0');
 
 create trigger integration_syncs_set_updated_at before insert or update on public.integration_syncs for each row execute function private.set_updated_at();
+
+create trigger project_members_unlink_integrations after delete or update of role, project_id, user_id on public.project_members for each row execute function private.unlink_integrations_of_lost_editor();
 
 create trigger integrations_fresh_id_for_unseen_row before insert on public.integrations for each row execute function private.fresh_id_for_unseen_row();
 
