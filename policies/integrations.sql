@@ -67,6 +67,13 @@ create policy "clients never touch oauth states"
   on private.oauth_states as restrictive for all to anon, authenticated
   using (false) with check (false);
 
+-- private.pending_connects -------------------------------------------------------------
+alter table private.pending_connects enable row level security;
+
+create policy "clients never touch pending connects"
+  on private.pending_connects as restrictive for all to anon, authenticated
+  using (false) with check (false);
+
 -- private.integration_webhook_secrets ---------------------------------------------------
 alter table private.integration_webhook_secrets enable row level security;
 

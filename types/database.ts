@@ -900,6 +900,9 @@ isOneToOne: true
 "save_oauth_state":
 { Args: { "code_verifier_ciphertext": string,"project_id": string,"provider": Database["public"]['Enums']["integration_provider"],"redirect_uri": string,"state": string,"user_id": string }; Returns: undefined
                            },
+"save_pending_connect":
+{ Args: { "code_hash": string,"grant_ciphertext": string,"project_id": string,"provider": Database["public"]['Enums']["integration_provider"],"user_id": string }; Returns: undefined
+                           },
 "search_messages":
 { Args: { "in_conversation"?: string,"max_rows"?: number,"query": string }; Returns: {
               "author_id": string | null,
@@ -921,6 +924,11 @@ isOneToOne: true
 "take_oauth_state":
 { Args: { "state": string }; Returns: {
               "code_verifier_ciphertext": string,"project_id": string,"provider": Database["public"]['Enums']["integration_provider"],"redirect_uri": string,"user_id": string
+            }[]
+                           },
+"take_pending_connect":
+{ Args: { "code_hash": string }; Returns: {
+              "grant_ciphertext": string,"project_id": string,"provider": Database["public"]['Enums']["integration_provider"],"user_id": string
             }[]
                            },
 "transfer_project_ownership":

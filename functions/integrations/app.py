@@ -26,6 +26,8 @@ from integrations.config import IntegrationsSettings
 from integrations.models import (
     WEBHOOK_PROVIDERS,
     AuthorizeResponse,
+    ConnectCompleteRequest,
+    IntegrationOut,
     LinkRequest,
     LinkResponse,
     Pong,
@@ -109,7 +111,11 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
             400: ("Malformed delivery", None),
             401: ("Missing or wrong signature, or outside the time window", None),
             404: ("Unknown provider or integration", None),
-            409: ("The integration is not linked to a project", None),
+            409: (
+                "The integration is not linked to a project (or its owner is no longer an "
+                "editor of it: unlinked, nothing written)",
+                None,
+            ),
             413: ("Body too large", None),
             422: ("The body does not have the provider's payload shape", None),
         },
@@ -159,9 +165,12 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
             events = webhooks.github_rows(delivery, project_id)
         else:
             events = webhooks.other_rows(provider, delivery, project_id)
-        written = await run_in_threadpool(
-            store.ingest, settings, str(integration_id), delivery.delivery_id[:200], events
-        )
+        try:
+            written = await run_in_threadpool(
+                store.ingest, settings, str(integration_id), delivery.delivery_id[:200], events
+            )
+        except store.UnlinkedError as exc:
+            raise ApiError(409, "not_linked", str(exc)) from None
         if written < 0:
             return json_response(WebhookAccepted(accepted=0, duplicate=True))
         return json_response(WebhookAccepted(accepted=written), 202)
@@ -202,11 +211,14 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
     @api.route(
         "GET",
         "/{provider}/callback",
-        summary="The provider sends the browser back here: tokens stored, 302 to redirect_to",
+        summary="The provider sends the browser back here: 302 to redirect_to with a connect code",
         description=(
-            "302 to redirect_to with ?integration=<id>, or ?error=<code> when the provider "
-            "refused. An unknown, expired, replayed or tampered state answers 400 invalid_state "
-            "and stores nothing."
+            "Connects nothing: the provider's code is kept as a pending connect (single use, "
+            "10 minutes, bound to the user who started authorize) and the browser goes to "
+            "redirect_to with ?connect_code=<code>, which the app finishes with POST "
+            "/{provider}/connect/complete under its own session; ?error=<code> when the "
+            "provider refused. An unknown, expired, replayed or tampered state answers 400 "
+            "invalid_state and stores nothing."
         ),
         path_params=_PROVIDER,
         responses={
@@ -222,6 +234,45 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
         query = {k: v for k, v in request.query_params.items() if len(v) <= 2000}
         location = await run_in_threadpool(service.callback, settings, provider, query)
         return RedirectResponse(location, status_code=302)
+
+    @api.route(
+        "POST",
+        "/{provider}/connect/complete",
+        summary="Finish a connect with the callback's connect code, as the user who started it",
+        description=(
+            "The code is taken once, whoever presents it. Only the user who started authorize "
+            "gets the grant: anyone else gets 403 and the pending grant is discarded, so a "
+            "link someone else made and you opened connects nothing for either of you. The "
+            "provider's code is exchanged (PKCE) only here, after that check."
+        ),
+        security="bearer",
+        body=ConnectCompleteRequest,
+        path_params=_PROVIDER,
+        responses={
+            200: (
+                "Connected (a reconnect of the same account updates its integration)",
+                IntegrationOut,
+            ),
+            400: ("invalid_connect_code, provider_refused, or a malformed body", None),
+            403: (
+                "Started by another user (nothing connected), or no longer a project admin",
+                None,
+            ),
+            404: ("Unknown provider", None),
+            503: ("The provider is unavailable", None),
+            **{k: v for k, v in _ERRORS.items() if k != 400},
+        },
+    )
+    async def complete(request: Request) -> Response:
+        from integrations import service
+
+        caller = await limited(request, "complete")
+        provider = service.provider_name(request.path_params["provider"])
+        body = await read_body(request, ConnectCompleteRequest)
+        result = await run_in_threadpool(
+            service.complete, settings, caller, provider, body.connect_code
+        )
+        return json_response(result)
 
     @api.route(
         "POST",

@@ -21,6 +21,17 @@ class AuthorizeResponse(BaseModel):
     url: str = Field(description="The provider's authorize URL (state and PKCE challenge in it)")
 
 
+class ConnectCompleteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    connect_code: str = Field(
+        min_length=32,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="The one-time code the callback sent the browser back with (?connect_code=)",
+    )
+
+
 class IntegrationOut(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore")
 

@@ -3,8 +3,9 @@ items, links, webhook secrets and revoke.
 
 Everything a caller asks goes through PostgREST with their JWT (RLS and the definer RPCs
 decide). The service role is used for what no client role may touch: the OAuth state, the
-encrypted credentials, and the callback (the provider sends the browser back without the
-caller's token; the single-use state says who it was)."""
+pending connects, the encrypted credentials, and the callback (the provider sends the browser
+back without the caller's token). A connect is bound to its starter: the callback only keeps
+the provider's code as a pending connect, and the starter's own session finishes it."""
 
 from __future__ import annotations
 
@@ -155,9 +156,23 @@ def invalid_state() -> ApiError:
     )
 
 
+def invalid_connect_code() -> ApiError:
+    return ApiError(
+        400,
+        "invalid_connect_code",
+        "the connect code is unknown, expired or already used; connect again",
+    )
+
+
+def _code_hash(connect_code: str) -> str:
+    return hashlib.sha256(connect_code.encode("utf-8")).hexdigest()
+
+
 def callback(settings: IntegrationsSettings, provider: str, query: dict[str, str]) -> str:
-    """Finish a connect flow; the URL to send the browser to (``redirect_to`` with
-    ``?integration=<id>`` or ``?error=<code>``)."""
+    """The provider sent the browser back: keep its authorization code as a pending connect
+    and send the browser to ``redirect_to`` with ``?connect_code=<one-time code>`` (or
+    ``?error=<code>``). Nothing is connected here: the state says who started the flow, not
+    whose browser this is, so the app finishes it under its own session (:func:`complete`)."""
     state = query.get("state") or ""
     if not (32 <= len(state) <= 200):
         raise invalid_state()
@@ -179,16 +194,80 @@ def callback(settings: IntegrationsSettings, provider: str, query: dict[str, str
         )["verifier"]
     except crypto.CryptoError:
         raise invalid_state() from None
+    connect_code = secrets.token_urlsafe(32)
+    code_hash = _code_hash(connect_code)
+    assert settings.integrations_kms_key_id
+    sealed = crypto.seal(
+        settings,
+        settings.integrations_kms_key_id,
+        f"pending_connect:{code_hash}",
+        {"code": code, "verifier": verifier or ""},
+    )
+    rest.request(
+        "POST",
+        "rpc/save_pending_connect",
+        json={
+            "code_hash": code_hash,
+            "user_id": saved["user_id"],
+            "provider": provider,
+            "project_id": saved["project_id"],
+            "grant_ciphertext": (
+                f"{sealed.data_key_ciphertext}.{sealed.ciphertexts['code']}"
+                f".{sealed.ciphertexts['verifier']}"
+            ),
+        },
+    )
+    return with_query(redirect_to, connect_code=connect_code)
+
+
+def complete(
+    settings: IntegrationsSettings, caller: Caller, provider: str, connect_code: str
+) -> IntegrationOut:
+    """Finish a connect with the code the callback gave the browser, as the caller. The
+    pending connect is taken once; only the user who started the flow gets the grant (403 for
+    anyone else, and the grant is discarded unexchanged: nothing is connected for anybody)."""
+    rest = as_service(settings)
+    rows = rest.rpc("take_pending_connect", {"code_hash": _code_hash(connect_code)})
+    if not rows or rows[0]["provider"] != provider:
+        raise invalid_connect_code()
+    pending = rows[0]
+    if str(pending["user_id"]) != caller.user_id:
+        log.warning("connect completed by someone else", provider=provider)
+        raise forbidden(
+            "this connect was started by another account; nothing was connected. "
+            "Start connecting from your own account."
+        )
+    data_key, _, rest_of = pending["grant_ciphertext"].partition(".")
+    code_ciphertext, _, verifier_ciphertext = rest_of.partition(".")
+    try:
+        grant = crypto.open_sealed(
+            settings,
+            f"pending_connect:{_code_hash(connect_code)}",
+            data_key,
+            {"code": code_ciphertext, "verifier": verifier_ciphertext},
+        )
+    except crypto.CryptoError:
+        raise invalid_connect_code() from None
     client = _client(settings, provider)
     try:
-        tokens = client.exchange(code, verifier or "", callback_uri(settings, provider))
+        tokens = client.exchange(
+            grant["code"] or "", grant["verifier"] or "", callback_uri(settings, provider)
+        )
         account_id, account_name, granted = client.whoami(tokens.access_token)
     except ProviderError as exc:
         log.warning("oauth exchange failed", provider=provider, kind=exc.kind, code=exc.code)
-        return with_query(redirect_to, error=exc.code or "provider_unavailable")
-    project_id = saved["project_id"]
-    if project_id is not None and not _is_project_admin(rest, project_id, saved["user_id"]):
-        return with_query(redirect_to, error="forbidden")
+        if exc.kind in ("unavailable", "rate_limited"):
+            raise ApiError(
+                503, "provider_unavailable", f"{provider} is unavailable; connect again later"
+            ) from None
+        raise ApiError(
+            400,
+            "provider_refused",
+            f"{provider} refused the authorization ({exc.code or exc.kind}); connect again",
+        ) from None
+    project_id = pending["project_id"]
+    if project_id is not None and not _is_project_admin(rest, project_id, caller.user_id):
+        raise forbidden("only admins of the project can connect an integration to it")
     values: dict[str, Any] = {
         "status": "connected",
         "external_account_name": account_name[:200],
@@ -200,31 +279,32 @@ def callback(settings: IntegrationsSettings, provider: str, query: dict[str, str
     existing = rest.update(
         "integrations",
         {
-            "user_id": f"eq.{saved['user_id']}",
+            "user_id": f"eq.{caller.user_id}",
             "provider": f"eq.{provider}",
             "external_account_id": f"eq.{account_id}",
-            "select": "id",
+            "select": INTEGRATION_COLUMNS,
         },
         values,
     )
     if existing:
-        integration_id = existing[0]["id"]
+        row = existing[0]
     else:
-        integration_id = rest.insert(
+        row = rest.insert(
             "integrations",
             {
-                "user_id": saved["user_id"],
+                "user_id": caller.user_id,
                 "provider": provider,
                 "external_account_id": account_id[:200],
                 **values,
             },
-            {"select": "id"},
-        )["id"]
+            {"select": INTEGRATION_COLUMNS},
+        )
+    integration_id = str(row["id"])
     store.save_tokens(settings, integration_id, tokens)
     if provider == "github" and store.webhook_secret(settings, integration_id) is None:
         store.new_webhook_secret(settings, integration_id)
     log.info("integration connected", provider=provider, integration_id=integration_id)
-    return with_query(redirect_to, integration=integration_id)
+    return IntegrationOut.model_validate(row)
 
 
 # --- the caller's integrations --------------------------------------------------------------------
@@ -261,9 +341,20 @@ def _require_oauth_provider(integration: dict, what: str) -> None:
         raise ApiError(409, f"not_{what}", "this provider feeds the stream through webhooks")
 
 
+def _require_project(integration: dict) -> None:
+    if integration["project_id"] is None:
+        # last_error says why when it was unlinked (its owner lost the right to write there)
+        raise ApiError(
+            409,
+            "not_linked",
+            integration.get("last_error") or "connect the integration to a project first",
+        )
+
+
 def queue_sync(settings: IntegrationsSettings, caller: Caller, integration_id: str) -> SyncOut:
     integration = own_integration(settings, caller, integration_id)
     _usable(integration)
+    _require_project(integration)
     _require_oauth_provider(integration, "syncable")
     try:
         job = as_caller(settings, caller.token).rpc(
@@ -337,8 +428,7 @@ def link(
 ) -> LinkResponse:
     integration = own_integration(settings, caller, integration_id)
     _usable(integration)
-    if integration["project_id"] is None:
-        raise ApiError(409, "not_linked", "connect the integration to a project first")
+    _require_project(integration)
     _require_oauth_provider(integration, "linkable")
     rest = as_caller(settings, caller.token)
     client = for_provider(settings, integration["provider"])

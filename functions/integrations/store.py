@@ -200,15 +200,32 @@ def webhook_secret(settings: IntegrationsSettings, integration_id: str) -> str |
 
 
 # --- activity ------------------------------------------------------------------------------------
+UNLINKED = -2  # rpc ingest_activity: the owner may no longer write into the project
+UNLINKED_MESSAGE = (
+    "the integration's owner is no longer an editor of the project, so it was unlinked "
+    "and nothing was written"
+)
+
+
+class UnlinkedError(Exception):
+    """The integration's owner may no longer write into its project: the database unlinked it
+    in the transaction that would have written (and told the owner); nothing was written."""
+
+
 def ingest(
     settings: IntegrationsSettings,
     integration_id: str,
     delivery_id: str | None,
     events: list[dict[str, Any]],
 ) -> int:
-    return int(
+    """Rows written; -1 for a replayed delivery; :class:`UnlinkedError` when the owner lost
+    the right to write into the project (checked in the writing transaction)."""
+    written = int(
         as_service(settings).rpc(
             "ingest_activity",
             {"integration_id": integration_id, "delivery_id": delivery_id, "events": events},
         )
     )
+    if written == UNLINKED:
+        raise UnlinkedError(UNLINKED_MESSAGE)
+    return written

@@ -10,6 +10,10 @@
 * Google Docs: each linked document whose Drive version changed is exported as Markdown and
   added as a new version of its project document, with a change summary.
 
+The owner must still be an editor of the project: the database checks it in each page's
+writing transaction (rpc ingest_activity), and an owner who lost it has the integration
+unlinked; the job then fails for good with that reason.
+
 Provider failures: 401 -> one refresh, then the integration is marked for reconnection
 (notification) and the job fails for good; 429/5xx/timeouts -> RetryableJobError (the queue
 retries with its visibility timeout, then the DLQ), the integration's ``last_error`` says
@@ -278,6 +282,11 @@ def run(settings: IntegrationsSettings, job: Job) -> dict[str, Any]:
     if not found or found[0]["status"] in ("revoked", "pending"):
         raise PermanentJobError("the integration is not connected")
     integration = found[0]
+    if integration["project_id"] is None:
+        # unlinked since the job was queued (its owner was removed or demoted: last_error says)
+        raise PermanentJobError(
+            integration.get("last_error") or "the integration is not linked to a project"
+        )
     links = rest.select(
         "integration_links",
         {"integration_id": f"eq.{integration['id']}", "select": "*", "order": "created_at"},
@@ -294,6 +303,8 @@ def run(settings: IntegrationsSettings, job: Job) -> dict[str, Any]:
                 syncer.github_link(link)
             elif link["kind"] == "document" and integration["provider"] == "google_docs":
                 syncer.google_link(link)
+    except store.UnlinkedError as exc:
+        raise PermanentJobError(str(exc), fields=_stats(syncer)) from None
     except store.ReconnectNeededError:
         raise PermanentJobError(
             store.RECONNECT_MESSAGES[integration["provider"]], fields=_stats(syncer)

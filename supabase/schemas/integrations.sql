@@ -224,6 +224,39 @@ create index oauth_states_user_id_idx on private.oauth_states using btree (user_
 grant select,insert,delete,update on table private.oauth_states to service_role;
 
 -- ======================================================================================
+-- private.pending_connects
+-- ======================================================================================
+
+-- A connect the provider approved but nobody has finished: the callback stores the provider's
+-- authorization code (sealed with the PKCE verifier) here under the hash of a one-time connect
+-- code, and the app finishes with that code under its own session. Only the user who started
+-- the flow (user_id) can finish it; the row is taken once, whoever presents the code.
+create table private.pending_connects (
+    code_hash text not null,
+    user_id uuid not null,
+    provider public.integration_provider not null,
+    project_id uuid,
+    grant_ciphertext text not null,
+    expires_at timestamptz default (now() + '00:10:00'::interval) not null,
+    created_at timestamptz default now() not null,
+    constraint pending_connects_code_hash_is_sha256_hex check ((code_hash ~ '^[0-9a-f]{64}$'::text)),
+    constraint pending_connects_grant_ciphertext_length check ((char_length(grant_ciphertext) <= 20000))
+);
+
+alter table only private.pending_connects
+    add constraint pending_connects_pkey primary key (code_hash);
+
+create index pending_connects_expires_at_idx on private.pending_connects using btree (expires_at);
+
+create index pending_connects_project_id_idx on private.pending_connects using btree (project_id);
+
+create index pending_connects_user_id_idx on private.pending_connects using btree (user_id);
+
+comment on table private.pending_connects is 'Approved OAuth connects waiting for their starter to finish them: the sealed authorization code under the SHA-256 of a one-time connect code; service role only.';
+
+grant select,insert,delete,update on table private.pending_connects to service_role;
+
+-- ======================================================================================
 -- private.webhook_deliveries
 -- ======================================================================================
 
@@ -251,6 +284,12 @@ alter table only private.integration_credentials
 
 alter table only private.integration_webhook_secrets
     add constraint integration_webhook_secrets_integration_id_fkey foreign key (integration_id) references public.integrations(id) on delete cascade;
+
+alter table only private.pending_connects
+    add constraint pending_connects_project_id_fkey foreign key (project_id) references public.projects(id) on delete cascade;
+
+alter table only private.pending_connects
+    add constraint pending_connects_user_id_fkey foreign key (user_id) references public.profiles(id) on delete cascade;
 
 alter table only private.oauth_states
     add constraint oauth_states_project_id_fkey foreign key (project_id) references public.projects(id) on delete cascade;
@@ -313,6 +352,73 @@ end;
 $$;
 
 revoke all on function private.guard_integration_sync_state() from public;
+
+-- Someone who may no longer write into a project (removed, or demoted below editor) stops
+-- feeding it at once: each of their integrations linked to it is unlinked (project_id null,
+-- its repository / document links into the project deleted), last_error says why, and they
+-- get one notification. Called by the membership trigger below and by ingest_activity when
+-- it finds the rule broken. Nothing when the project itself is gone (its foreign keys clear
+-- the links) or the person is being deleted (no one to tell).
+create function private.unlink_integrations(project_id uuid, user_id uuid) returns integer
+    language plpgsql security definer
+    set search_path to ''
+    as $$
+declare
+  project_name text;
+  message text;
+  unlinked record;
+  n int := 0;
+begin
+  select p.name into project_name from public.projects p where p.id = unlink_integrations.project_id;
+  if not found then
+    return 0;
+  end if;
+  message := format(
+    'Unlinked from the project "%s": only its editors can feed it, and you no longer are one. '
+    'Link it again once you are.', left(project_name, 200));
+  for unlinked in
+    update public.integrations i
+       set project_id = null, last_error = message
+     where i.project_id = unlink_integrations.project_id
+       and i.user_id = unlink_integrations.user_id
+    returning i.id, i.provider, i.status
+  loop
+    n := n + 1;
+    delete from public.integration_links l
+     where l.integration_id = unlinked.id and l.project_id = unlink_integrations.project_id;
+    if unlinked.status <> 'revoked'
+       and exists (select 1 from public.profiles pr where pr.id = unlink_integrations.user_id) then
+      insert into public.notifications (user_id, type, payload)
+      values (unlink_integrations.user_id, 'system', jsonb_build_object(
+        'kind', 'integration_unlinked',
+        'integration_id', unlinked.id,
+        'provider', unlinked.provider,
+        'project_id', unlink_integrations.project_id,
+        'message', message));
+    end if;
+  end loop;
+  return n;
+end;
+$$;
+
+revoke all on function private.unlink_integrations(project_id uuid, user_id uuid) from public;
+grant all on function private.unlink_integrations(project_id uuid, user_id uuid) to service_role;
+
+create function private.unlink_integrations_of_lost_editor() returns trigger
+    language plpgsql security definer
+    set search_path to ''
+    as $$
+begin
+  if tg_op = 'UPDATE' and new.role >= 'editor'
+     and new.project_id = old.project_id and new.user_id = old.user_id then
+    return null;
+  end if;
+  perform private.unlink_integrations(old.project_id, old.user_id);
+  return null;
+end;
+$$;
+
+revoke all on function private.unlink_integrations_of_lost_editor() from public;
 
 -- Definer: links and sync jobs are written by the functions only; these are the
 -- ways the integration's owner, an admin of its project, adds one.
@@ -515,6 +621,39 @@ revoke all on function public.save_oauth_state(state text, user_id uuid, provide
 revoke all on function public.save_oauth_state(state text, user_id uuid, provider public.integration_provider, project_id uuid, code_verifier_ciphertext text, redirect_uri text) from public;
 grant all on function public.save_oauth_state(state text, user_id uuid, provider public.integration_provider, project_id uuid, code_verifier_ciphertext text, redirect_uri text) to service_role;
 
+create function public.save_pending_connect(code_hash text, user_id uuid, provider public.integration_provider, project_id uuid, grant_ciphertext text) returns void
+    language sql
+    set search_path to ''
+    as $$
+  delete from private.pending_connects p where p.expires_at < now();
+  insert into private.pending_connects (code_hash, user_id, provider, project_id, grant_ciphertext)
+  values (code_hash, user_id, provider, project_id, grant_ciphertext)
+$$;
+
+revoke all on function public.save_pending_connect(code_hash text, user_id uuid, provider public.integration_provider, project_id uuid, grant_ciphertext text) from authenticated;
+revoke all on function public.save_pending_connect(code_hash text, user_id uuid, provider public.integration_provider, project_id uuid, grant_ciphertext text) from public;
+grant all on function public.save_pending_connect(code_hash text, user_id uuid, provider public.integration_provider, project_id uuid, grant_ciphertext text) to service_role;
+
+-- returns the pending connect once (it is deleted, whoever asks: someone else's attempt
+-- discards it), and nothing when unknown, used or expired
+create function public.take_pending_connect(code_hash text) returns table(user_id uuid, provider public.integration_provider, project_id uuid, grant_ciphertext text)
+    language sql
+    set search_path to ''
+    as $$
+  with taken as (
+    delete from private.pending_connects p
+     where p.code_hash = take_pending_connect.code_hash
+    returning p.*
+  )
+  select t.user_id, t.provider, t.project_id, t.grant_ciphertext
+    from taken t
+   where t.expires_at > now()
+$$;
+
+revoke all on function public.take_pending_connect(code_hash text) from authenticated;
+revoke all on function public.take_pending_connect(code_hash text) from public;
+grant all on function public.take_pending_connect(code_hash text) to service_role;
+
 -- returns the state once (it is deleted), and nothing when unknown or expired
 create function public.take_oauth_state(state text) returns table(user_id uuid, provider public.integration_provider, project_id uuid, code_verifier_ciphertext text, redirect_uri text)
     language sql
@@ -547,6 +686,8 @@ create trigger integration_links_set_updated_at before insert or update on publi
 create trigger integration_syncs_guard_worker_columns before insert or update on public.integration_syncs for each row execute function private.guard_job_columns('status=queued', 'attempts=0', 'dispatched_at', 'started_at', 'finished_at', 'error', 'events_written=0', 'provider_requests=0');
 
 create trigger integration_syncs_set_updated_at before insert or update on public.integration_syncs for each row execute function private.set_updated_at();
+
+create trigger project_members_unlink_integrations after delete or update of role, project_id, user_id on public.project_members for each row execute function private.unlink_integrations_of_lost_editor();
 
 create trigger integrations_fresh_id_for_unseen_row before insert on public.integrations for each row execute function private.fresh_id_for_unseen_row();
 

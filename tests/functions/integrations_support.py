@@ -1,5 +1,6 @@
 """Helpers of the integrations tests: the fake providers' switches, the connect flow walked
-like a browser (authorize -> fake provider's approve page -> callback), and waits."""
+like a browser and its app (authorize -> fake provider's approve page -> callback -> the app
+finishes with the connect code under its own session), and waits."""
 
 from __future__ import annotations
 
@@ -80,14 +81,23 @@ def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def connect(
+def complete(
+    stack: Stack, user: TestUser, connect_code: str, provider: str = "github"
+) -> httpx.Response:
+    """The app finishing a connect with the code the callback sent it, as ``user``."""
+    with stack.http(user.token) as http:
+        return http.post(f"{BASE}/{provider}/connect/complete", json={"connect_code": connect_code})
+
+
+def connect_code(
     stack: Stack,
     user: TestUser,
     login: str,
     provider: str = "github",
     project_id: str | None = None,
 ) -> str:
-    """Walk the whole flow; the integration id the frontend is sent back with."""
+    """``user`` starts a connect and ``login`` approves it at the provider: the one-time
+    code the callback sends the browser back to the app with."""
     answer = authorize(stack, user, provider, project_id)
     assert answer.status_code == 200, answer.text
     back = callback(approve(answer.json()["url"], login, provider))
@@ -95,8 +105,23 @@ def connect(
     location = back.headers["location"]
     assert location.startswith(FRONTEND), location
     params = query_of(location)
-    assert "integration" in params, location
-    return params["integration"]
+    assert "connect_code" in params and "integration" not in params, location
+    return params["connect_code"]
+
+
+def connect(
+    stack: Stack,
+    user: TestUser,
+    login: str,
+    provider: str = "github",
+    project_id: str | None = None,
+) -> str:
+    """Walk the whole flow; the id of the integration the app's completion connected."""
+    code = connect_code(stack, user, login, provider, project_id)
+    done = complete(stack, user, code, provider)
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "connected", done.text
+    return done.json()["id"]
 
 
 def sync_now(stack: Stack, user: TestUser, integration_id: str) -> httpx.Response:

@@ -17,7 +17,9 @@ from tests.functions.integrations_support import (
     approve,
     authorize,
     callback,
+    complete,
     connect,
+    connect_code,
     fake_state,
     github,
     google,
@@ -186,10 +188,13 @@ def _started(stack: Stack, provider: str = "github") -> tuple[Any, str]:
 def test_replayed_state_is_invalid_and_stores_nothing_more(stack: Stack) -> None:
     user, url = _started(stack)
     back = approve(url, new_login())
-    assert callback(back).status_code == 302
+    first = callback(back)
+    assert first.status_code == 302
     replay = callback(back)
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_state"
+    code = query_of(first.headers["location"])["connect_code"]
+    assert complete(stack, user, code).status_code == 200
     assert len(integrations_of(stack, user.id)) == 1
 
 
@@ -235,12 +240,16 @@ def test_provider_refusal_redirects_with_the_error_code(stack: Stack) -> None:
     assert denied.status_code == 302
     assert query_of(denied.headers["location"])["error"] == "access_denied"
     assert denied.headers["location"].startswith(FRONTEND)
-    # a code the provider does not know: it refuses the exchange
+    # a code the provider does not know: it refuses the exchange when the app completes
     user2, url2 = _started(stack)
     back = approve(url2, new_login())
     forged = callback(back.replace(f"code={query_of(back)['code']}", "code=forged"))
     assert forged.status_code == 302
-    assert query_of(forged.headers["location"])["error"] == "bad_verification_code"
+    code = query_of(forged.headers["location"])["connect_code"]
+    refused = complete(stack, user2, code)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "provider_refused"
+    assert "bad_verification_code" in refused.json()["message"]
     assert integrations_of(stack, user.id) == [] and integrations_of(stack, user2.id) == []
 
 
@@ -304,6 +313,179 @@ def test_connect_google_docs_end_to_end(stack: Stack, team: Team) -> None:
     assert row["provider"] == "google_docs" and row["status"] == "connected"
     assert row["external_account_name"] == email
     assert "https://www.googleapis.com/auth/drive.readonly" in row["scopes"]
+
+
+# --- completing a connect: bound to the user who started it ---------------------------------------
+def _pending(stack: Stack, user_id: str) -> list[dict[str, Any]]:
+    return stack.sql("select * from private.pending_connects where user_id = %s", (user_id,))
+
+
+def test_a_connect_link_someone_else_made_connects_nothing_when_the_victim_opens_it(
+    stack: Stack, team: Team
+) -> None:
+    """The attack: an admin makes an authorize link for their own project and sends it; the
+    victim opens it, approves with their GitHub account, and their browser lands in the app
+    with the connect code. The app finishes under the victim's session: 403, nothing is
+    connected, and the attacker can neither finish it nor list the victim's repositories."""
+    attacker = team.members["admin"]
+    attacker_login, victim_login = new_login(), new_login()
+    seed_github(stack, attacker_login, {"attacker-repo": {"commits": 1}})
+    seed_github(stack, victim_login, {"victim-private": {"commits": 3}})
+    own = connect(stack, attacker, attacker_login, "github", team.project_id)
+    link = authorize(stack, attacker, "github", team.project_id).json()["url"]
+
+    victim = stack.new_user()
+    back = callback(approve(link, victim_login))  # the victim's browser
+    assert back.status_code == 302
+    code = query_of(back.headers["location"])["connect_code"]
+    assert integrations_of(stack, victim.id) == []  # the callback connects nothing
+    finished = complete(stack, victim, code)  # the victim's app, the victim's session
+    assert finished.status_code == 403, finished.text
+    assert set(finished.json()) == {"error", "message", "request_id"}
+    assert _pending(stack, attacker.id) == []  # the pending grant is discarded
+    # the attacker cannot finish it either (even holding the code)
+    stolen = complete(stack, attacker, code)
+    assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_connect_code"
+
+    assert [str(r["id"]) for r in integrations_of(stack, attacker.id)] == [own]
+    assert integrations_of(stack, victim.id) == []
+    assert (
+        stack.sql(
+            "select 1 from public.integrations where external_account_name = %s", (victim_login,)
+        )
+        == []
+    )
+    assert fake_state(github(stack), victim_login)["live_tokens"] == 0  # never exchanged
+    with stack.http(attacker.token) as http:
+        items = http.get(f"{BASE}/{own}/remote-items")
+    assert items.status_code == 200, items.text
+    names = {i["external_id"] for i in items.json()["items"]}
+    assert names == {f"{attacker_login}/attacker-repo"}
+
+
+def test_the_user_who_started_completes_and_is_connected(stack: Stack, team: Team) -> None:
+    admin = team.members["admin"]
+    login = new_login()
+    seed_github(stack, login, {"app": {"commits": 1}})
+    code = connect_code(stack, admin, login, "github", team.project_id)
+    assert integrations_of(stack, admin.id) == []
+    assert (
+        stack.http()
+        .post(f"{BASE}/github/connect/complete", json={"connect_code": code})
+        .status_code
+        == 401
+    )
+    done = complete(stack, admin, code)
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["status"] == "connected" and body["project_id"] == team.project_id
+    assert body["external_account_name"] == login
+    rows = integrations_of(stack, admin.id)
+    assert [str(r["id"]) for r in rows] == [body["id"]]
+    assert _pending(stack, admin.id) == []
+    with stack.http(admin.token) as http:
+        items = http.get(f"{BASE}/{body['id']}/remote-items")
+    assert {i["external_id"] for i in items.json()["items"]} == {f"{login}/app"}
+
+
+def test_someone_elses_connect_code_is_refused_and_discarded(stack: Stack) -> None:
+    starter, other = stack.new_user(), stack.new_user()
+    code = connect_code(stack, starter, new_login())
+    assert len(_pending(stack, starter.id)) == 1
+    refused = complete(stack, other, code)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "forbidden"
+    late = complete(stack, starter, code)  # discarded: the starter connects again
+    assert late.status_code == 400 and late.json()["error"] == "invalid_connect_code"
+    assert integrations_of(stack, starter.id) == [] and integrations_of(stack, other.id) == []
+
+
+def test_a_replayed_connect_code_is_refused(stack: Stack) -> None:
+    user = stack.new_user()
+    code = connect_code(stack, user, new_login())
+    assert complete(stack, user, code).status_code == 200
+    replay = complete(stack, user, code)
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_connect_code"
+    assert len(integrations_of(stack, user.id)) == 1
+
+
+def test_an_expired_connect_code_is_refused_and_connects_nothing(stack: Stack) -> None:
+    import hashlib
+
+    user = stack.new_user()
+    code = connect_code(stack, user, new_login())
+    rows = stack.sql(
+        "select *, expires_at - created_at as ttl from private.pending_connects"
+        " where code_hash = %s",
+        (hashlib.sha256(code.encode()).hexdigest(),),
+    )
+    assert len(rows) == 1 and rows[0]["ttl"].total_seconds() == 600
+    assert code not in repr(rows[0])  # only its hash is kept, and the provider code is sealed
+    stack.sql(
+        "update private.pending_connects set expires_at = now() - interval '1 second'"
+        " where user_id = %s",
+        (user.id,),
+    )
+    answer = complete(stack, user, code)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_connect_code"
+    assert integrations_of(stack, user.id) == []
+
+
+def test_a_github_connect_code_is_invalid_at_the_google_completion(stack: Stack) -> None:
+    user = stack.new_user()
+    code = connect_code(stack, user, new_login())
+    answer = complete(stack, user, code, "google_docs")
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_connect_code"
+    assert complete(stack, user, code, "myspace").status_code == 404
+    assert integrations_of(stack, user.id) == []
+
+
+def test_a_starter_no_longer_admin_of_the_project_is_refused_at_completion(
+    stack: Stack, team: Team
+) -> None:
+    admin = team.members["admin"]
+    code = connect_code(stack, admin, new_login(), "github", team.project_id)
+    stack.sql(
+        "update public.project_members set role = 'editor' where project_id = %s and user_id = %s",
+        (team.project_id, admin.id),
+    )
+    answer = complete(stack, admin, code)
+    assert answer.status_code == 403, answer.text
+    assert integrations_of(stack, admin.id) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (b"", 400),
+        (b"{not json", 400),
+        (b"[]", 422),
+        (b"{}", 422),
+        (b'{"connect_code": 5}', 422),
+        (b'{"connect_code": ["a"]}', 422),
+        (b'{"connect_code": null}', 422),
+        (b'{"connect_code": "short"}', 422),
+        (('{"connect_code": "' + "a" * 40 + '\\u0000"}').encode(), 422),
+        (('{"connect_code": "' + "a" * 40 + '\u0000"}').encode(), 400),  # a raw NUL: not JSON
+        (('{"connect_code": "' + "a" * 300 + '"}').encode(), 422),
+        (('{"connect_code": "' + "a" * 43 + '", "user_id": "x"}').encode(), 422),
+        (('{"connect_code": "' + "a" * 43 + '"}').encode(), 400),  # well-formed, unknown
+    ],
+)
+def test_connect_complete_bad_input_is_a_clear_4xx(
+    stack: Stack, content: bytes, status: int
+) -> None:
+    user = stack.new_user()
+    with stack.http(user.token) as http:
+        answer = http.post(
+            f"{BASE}/github/connect/complete",
+            content=content,
+            headers={"Content-Type": "application/json"},
+        )
+    assert answer.status_code == status, answer.text
+    assert set(answer.json()) == {"error", "message", "request_id"}
 
 
 # --- revoke ---------------------------------------------------------------------------------------

@@ -238,13 +238,14 @@ def test_a_viewer_cannot_link_a_project(stack: Stack, team: Team) -> None:
     someone = stack.new_user()
     add_member(stack, team.project_id, someone, "admin")
     integration_id = connect(stack, someone, login, "github", team.project_id)
-    # demoted to viewer after connecting: linking needs admin rights now
+    # demoted to viewer after connecting: the integration is unlinked, so nothing to link into
     stack.sql(
         "update public.project_members set role = 'viewer' where project_id = %s and user_id = %s",
         (team.project_id, someone.id),
     )
     answer = link(stack, someone.token, integration_id, {"external_id": f"{login}/app"})
-    assert answer.status_code == 403, answer.text
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"] == "not_linked" and "no longer" in answer.json()["message"]
     assert (
         stack.sql(
             "select 1 from public.integration_links where integration_id = %s", (integration_id,)
@@ -572,7 +573,8 @@ def test_a_member_demoted_to_viewer_can_no_longer_sync_into_the_project(
         (integration_id,),
     )[0]["n"]
     answer = sync_now(stack, someone, integration_id)
-    assert answer.status_code == 403, answer.text
+    assert answer.status_code == 409, answer.text  # unlinked when demoted
+    assert answer.json()["error"] == "not_linked" and "editor" in answer.json()["message"]
     after = stack.sql(
         "select count(*) as n from public.integration_syncs where integration_id = %s",
         (integration_id,),
