@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql invoke package bench bench-functions bench-stall bench-documents bench-integrations bench-realtime types backup restore
+.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql invoke schedules-pause schedules-resume schedules-status package bench bench-functions bench-stall bench-documents bench-integrations bench-realtime types backup restore
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -42,6 +42,15 @@ restore: deps ## make restore FILE=s3://bucket/db/<time>.dump [DB_URL=postgresql
 invoke: deps ## run a scheduled function now: make invoke FN=files-expire-pending-uploads
 	@test -n "$(FN)" || { $(PY) -m devstack.events list; echo "usage: make invoke FN=<schedule>" >&2; exit 2; }
 	@$(PY) -m devstack.events invoke "$(FN)"
+
+schedules-pause: deps ## stop running serverless.yml's schedules locally (a still world)
+	@$(PY) -m devstack.schedules pause
+
+schedules-resume: deps ## run them again at their rates (test sessions hold their own pause)
+	@$(PY) -m devstack.schedules resume
+
+schedules-status: deps ## running or paused (and by whom), and the list
+	@$(PY) -m devstack.schedules status && $(PY) -m devstack.schedules list
 
 package: deps ## Lambda zip for manylinux2014_x86_64/3.12 + `serverless package` + cfn-lint (STAGE=prod)
 	@$(PY) -m devstack.package_lambda --stage $(or $(STAGE),prod)
