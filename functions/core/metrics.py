@@ -3,8 +3,9 @@
 Lambda sends stdout to CloudWatch Logs, and CloudWatch turns every log line that carries an
 ``_aws`` block into metrics: no client, no network call, no agent, no import beyond the
 standard library (the cold path pays nothing; aws-lambda-powertools' Metrics does the same
-with more machinery). The line is written to the same stream as :mod:`core.log`, so tests
-read metrics the way they read logs.
+with more machinery). The line is written to the same stream as :mod:`core.log` and, like
+its lines, carries ``level`` and ``message`` (``"metric"``), so tests and log queries read
+or skip metrics the way they read logs.
 
     metrics.count("JobsProcessed", kind="document_generation")
     metrics.value("QueueAgeMs", 1234.0, "Milliseconds", queue="document-jobs")
@@ -75,6 +76,9 @@ def emit(
                 }
             ],
         },
+        # like every log line: a level and a message, so log readers can skip it
+        "level": "INFO",
+        "message": "metric",
         **properties,
         **dims,
         **{name: value for name, (value, _) in values.items()},
