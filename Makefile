@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql invoke package bench bench-functions bench-stall bench-documents bench-integrations bench-realtime types backup restore
+.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql invoke schedules-pause schedules-resume schedules-status package bench bench-smoke bench-functions bench-stall bench-documents bench-integrations bench-realtime types backup restore
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -43,6 +43,15 @@ invoke: deps ## run a scheduled function now: make invoke FN=files-expire-pendin
 	@test -n "$(FN)" || { $(PY) -m devstack.events list; echo "usage: make invoke FN=<schedule>" >&2; exit 2; }
 	@$(PY) -m devstack.events invoke "$(FN)"
 
+schedules-pause: deps ## stop running serverless.yml's schedules locally (a still world)
+	@$(PY) -m devstack.schedules pause
+
+schedules-resume: deps ## run them again at their rates (test sessions hold their own pause)
+	@$(PY) -m devstack.schedules resume
+
+schedules-status: deps ## running or paused (and by whom), and the list
+	@$(PY) -m devstack.schedules status && $(PY) -m devstack.schedules list
+
 package: deps ## Lambda zip for manylinux2014_x86_64/3.12 + `serverless package` + cfn-lint (STAGE=prod)
 	@$(PY) -m devstack.package_lambda --stage $(or $(STAGE),prod)
 
@@ -51,6 +60,9 @@ test: deps ## the whole suite against the real local stack (started or reused)
 
 bench: deps ## RLS cost at scale (seeds a separate `bench` database; BENCH_SCALE=0.1 for a quick run)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-smoke: up ## every benchmark at a tiny scale (seconds each; what `make test` runs: tests/test_bench_smoke.py)
+	$(PY) -m bench.smoke $(BENCH_ARGS)
 
 bench-stall: up ## one user's 24 slow requests vs another user's latency, cap off and on (bench/README.md)
 	$(PY) -m bench.stall $(BENCH_ARGS)

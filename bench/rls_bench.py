@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 from collections.abc import Callable
@@ -16,7 +17,8 @@ from bench import load
 from bench.lists import ListSpec, Member
 
 PLAN_ACCEPT = "application/vnd.pgrst.plan+text; options=analyze|buffers"
-PLANS_DIR = Path(__file__).with_name("plans")
+# BENCH_PLANS_DIR: elsewhere (bench/smoke.py), so a tiny run never overwrites the real plans
+PLANS_DIR = Path(os.environ.get("BENCH_PLANS_DIR") or Path(__file__).with_name("plans"))
 
 
 @dataclass

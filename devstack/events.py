@@ -11,7 +11,9 @@
   ``batchItemFailures`` stay in the queue (a raising handler or an invalid answer fails the
   whole batch), so redelivery and dead-lettering happen exactly as with
   ``ReportBatchItemFailures``.
-* **Schedules, on demand.** ``python -m devstack.events invoke <function>`` (``make invoke
+* **Schedules.** Every schedule event of ``serverless.yml`` runs at its rate
+  (``devstack/schedules.py``; paused by ``make schedules-pause`` and during test sessions),
+  and on demand: ``python -m devstack.events invoke <function>`` (``make invoke
   FN=<function>``) calls a scheduled handler with an EventBridge "Scheduled Event".
 
 The gateway starts :func:`run` as a background task; :func:`ensure_queues` is called by
@@ -37,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
+from devstack import schedules
 
 log = logging.getLogger("devstack.events")
 
@@ -107,16 +111,9 @@ QUEUES: tuple[QueueSpec, ...] = (
 # S3 notifications of the files bucket (serverless.yml: the s3 event of filesObjectCreated).
 S3_NOTIFICATION_PREFIX = "files/"
 
-# Scheduled handlers (serverless.yml: schedule events), by the name `make invoke FN=` takes.
-SCHEDULES: dict[str, str] = {
-    "files-expire-pending-uploads": "files.events.expire_pending_uploads",
-    "documents-dispatch-jobs": "documents.events.dispatch_jobs",
-    "privacy-dispatch-requests": "privacy.events.dispatch_requests",
-    "privacy-purge-soft-deleted": "privacy.events.purge_soft_deleted",
-    "privacy-archive-audit-logs": "privacy.events.archive_audit_logs",
-    "integrations-dispatch-syncs": "integrations.events.dispatch_syncs",
-    "integrations-schedule-syncs": "integrations.events.schedule_syncs",
-}
+# Scheduled handlers, by the name `make invoke FN=` takes: every schedule event of
+# serverless.yml (devstack/schedules.py reads them; the gateway runs them at their rate).
+SCHEDULES: dict[str, str] = {s.name: s.handler for s in schedules.load()}
 
 
 # -- resources -------------------------------------------------------------------------------
@@ -338,14 +335,27 @@ async def _poll_forever(poller: QueuePoller) -> None:
             await asyncio.sleep(1)
 
 
-async def run(env: dict[str, str]) -> None:
-    """Deliver queue and S3 events until cancelled (started by the gateway)."""
+def invoke_schedule(schedule: schedules.Schedule, region: str = "us-east-1") -> Any:
+    """One EventBridge invocation of a scheduled handler."""
+    return invoke(schedule.handler, scheduled_event(schedule.name, region))
+
+
+async def run(env: dict[str, str], state_dir: Path | None = None) -> None:
+    """Deliver queue and S3 events and run the schedules until cancelled (started by the
+    gateway)."""
+    from devstack.config import Config
+
+    state_dir = state_dir or Config().state_dir
+    region = env.get("AWS_DEFAULT_REGION", "us-east-1")
     pollers = [QueuePoller(spec, env) for spec in QUEUES if spec.env_name in env]
     if not pollers:
-        log.warning("no event queues in the env file; event delivery is off")
+        log.warning("no event queues in the env file; event delivery and schedules are off")
         return
     log.info("delivering events from %s", ", ".join(p.spec.name for p in pollers))
-    await asyncio.gather(*(_poll_forever(p) for p in pollers))
+    await asyncio.gather(
+        *(_poll_forever(p) for p in pollers),
+        schedules.run_forever(lambda s: invoke_schedule(s, region), state_dir),
+    )
 
 
 # -- command line: schedules on demand ------------------------------------------------------

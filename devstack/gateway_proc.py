@@ -36,6 +36,7 @@ def _newest_source(cfg: Config) -> float:
         *(cfg.root / "devstack").rglob("*.py"),  # devstack/realtime/ too
         cfg.env_file,
         cfg.root / "supabase" / "config.toml",  # local Auth's settings
+        cfg.root / "serverless.yml",  # the schedules the event host runs
     ]
     return max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
 

@@ -8,10 +8,11 @@ The same shape as aws-lambda-powertools' ``BatchProcessor`` without its import c
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
-from core import log
+from core import log, metrics
 from core.events import SqsEvent, SqsRecord
 
 
@@ -42,10 +43,12 @@ def process_sqs_batch(
             extra={"message_id": record.message_id, "receive_count": record.receive_count},
         )
         with log.bind(ctx):
+            _queue_age(record)
             try:
                 record_handler(record)
             except PermanentRecordError as exc:
                 failures.append({"itemIdentifier": record.message_id})
+                metrics.count(metrics.RECORDS_FAILED, queue=_queue(record), outcome="rejected")
                 log.warning(
                     "record",
                     outcome="rejected",
@@ -54,7 +57,23 @@ def process_sqs_batch(
                 )
             except Exception as exc:
                 failures.append({"itemIdentifier": record.message_id})
+                metrics.count(metrics.RECORDS_FAILED, queue=_queue(record), outcome="error")
                 log.exception("record", exc, outcome="error", duration_ms=ctx.elapsed_ms())
             else:
                 log.info("record", outcome="ok", duration_ms=ctx.elapsed_ms())
     return {"batchItemFailures": failures}
+
+
+def _queue(record: SqsRecord) -> str:
+    """The queue's name, from its ARN (arn:aws:sqs:<region>:<account>:<name>)."""
+    return record.event_source_arn.rsplit(":", 1)[-1]
+
+
+def _queue_age(record: SqsRecord) -> None:
+    """How long the message waited: SQS's SentTimestamp (ms) to now."""
+    sent = record.attributes.get("SentTimestamp")
+    try:
+        age = max(0.0, time.time() * 1000 - float(sent))
+    except (TypeError, ValueError):
+        return
+    metrics.value(metrics.QUEUE_AGE_MS, round(age, 1), "Milliseconds", queue=_queue(record))

@@ -31,7 +31,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from core import aws, log
+from core import aws, log, metrics
 from core.batch import PermanentRecordError, context_request_id, process_sqs_batch
 from core.events import ScheduledEvent, SqsRecord
 from core.rest import Rest, as_service
@@ -360,6 +360,7 @@ def _run_record(
                 k.error_column: row.get(k.error_column) or f"gave up after {attempts} attempts",
             },
         )
+        _gave_up(k)
         raise PermanentRecordError(f"job {job_id} failed after {attempts} attempts")
 
     # claim: only one delivery moves queued/attempts=N to running/attempts=N+1
@@ -408,6 +409,7 @@ def _run_record(
         )
         log.warning("job", job_id=job_id, kind=k.name, attempt=attempt, outcome="failed",
                     reason=_short(exc.message, 300))  # fmt: skip
+        metrics.count(metrics.JOBS_FAILED, kind=k.name)
         return
     except Exception as exc:
         retryable = isinstance(exc, JobError)
@@ -430,6 +432,7 @@ def _run_record(
                     k.error_column: _short(f"attempt {attempt} failed: {reason}; retrying"),
                 },
             )
+            metrics.count(metrics.JOBS_RETRIED, kind=k.name)
             raise  # SQS delivers it again after the visibility timeout
         _update(
             rest,
@@ -443,6 +446,7 @@ def _run_record(
                 k.error_column: _short(f"{reason} (gave up after {attempt} attempts)"),
             },
         )
+        _gave_up(k)
         raise PermanentRecordError(f"job {job_id} failed after {attempt} attempts") from exc
 
     values = {
@@ -455,6 +459,16 @@ def _run_record(
         log.warning("job", job_id=job_id, kind=k.name, attempt=attempt, outcome="superseded")
         return
     log.info("job", job_id=job_id, kind=k.name, attempt=attempt, outcome="succeeded")
+    metrics.count(metrics.JOBS_PROCESSED, kind=k.name)
+
+
+def _gave_up(kind: JobKind) -> None:
+    """Attempts used up: the job is failed and its record heads for the DLQ (counted once,
+    here; the record's later receives until maxReceiveCount are not new failures)."""
+    metrics.emit(
+        {metrics.JOBS_FAILED: (1, "Count"), metrics.JOBS_DEAD_LETTERED: (1, "Count")},
+        {"kind": kind.name},
+    )
 
 
 def run_sqs_batch(

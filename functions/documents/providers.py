@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from core import log
+from core import log, metrics
 from core.errors import ApiError
 from core.rest import Rest
 from core.settings import Settings
@@ -303,6 +303,7 @@ def write_document(
             until = circuits.open_until(key)
             if until:
                 entry.update(outcome="skipped", reason=f"circuit open until {until}")
+                metrics.count(metrics.PROVIDER_FALLBACKS, provider=provider.name, reason="circuit")
                 continue
         started = time.perf_counter()
         tries = 0
@@ -346,4 +347,5 @@ def write_document(
         )
         if not is_template:
             circuits.record(key, False, failure.reason)
+        metrics.count(metrics.PROVIDER_FALLBACKS, provider=provider.name, reason="failed")
     raise AllProvidersFailedError(record)

@@ -12,9 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import ratelimit
+from core import metrics, ratelimit
 from core.auth import TokenVerifier
-from core.errors import validation_error
+from core.errors import ApiError, validation_error
 from core.events import DatabaseWebhook
 from core.http import FunctionApp, authenticate, json_response, path_uuid, read_body
 from core.settings import Settings, load_settings
@@ -114,8 +114,13 @@ def create_app(settings: Settings) -> Starlette:
         },
     )
     async def database_webhook(request: Request) -> Response:
-        verify_secret(settings, request.headers.get(SECRET_HEADER))
-        hook = await read_body(request, DatabaseWebhook)
+        try:
+            verify_secret(settings, request.headers.get(SECRET_HEADER))
+            hook = await read_body(request, DatabaseWebhook)
+        except ApiError as exc:
+            metrics.count(metrics.WEBHOOKS_REFUSED, provider="database", reason=exc.code)
+            raise
+        metrics.count(metrics.WEBHOOKS_ACCEPTED, provider="database")
         cleanups: list[ObjectCleanup] = []
         old = hook.old_record or {}
         if hook.table == "files" and hook.schema_ == "public" and hook.type == "DELETE":

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from core import ratelimit
+from core import metrics, ratelimit
 from core.auth import Caller, TokenVerifier
 from core.errors import ApiError, not_found
 from core.http import FunctionApp, authenticate, json_response, path_uuid, read_body
@@ -121,9 +121,19 @@ def create_app(settings: IntegrationsSettings) -> Starlette:
         },
     )
     async def webhook(request: Request) -> Response:
+        provider = request.path_params["provider"]
+        label = provider if provider in WEBHOOK_PROVIDERS else "unknown"
+        try:
+            answer = await receive_webhook(request, provider)
+        except ApiError as exc:
+            metrics.count(metrics.WEBHOOKS_REFUSED, provider=label, reason=exc.code)
+            raise
+        metrics.count(metrics.WEBHOOKS_ACCEPTED, provider=label)
+        return answer
+
+    async def receive_webhook(request: Request, provider: str) -> Response:
         from integrations import store, webhooks
 
-        provider = request.path_params["provider"]
         if provider not in WEBHOOK_PROVIDERS:
             raise not_found(f"unknown webhook provider {provider!r}")
         raw = await _raw_body(request, settings.webhook_max_bytes)
