@@ -18,9 +18,11 @@ from assistant.models import (
     ValidateRequest,
     ValidateResponse,
 )
+from core import mdlimits
 from core.auth import Caller
 from core.docsections import SECTIONS, TITLES, normalise_title, split_sections
 from core.errors import ApiError, forbidden, not_found
+from core.mdlimits import Budget
 from core.rest import Rest, as_caller
 from core.settings import Settings
 
@@ -171,12 +173,17 @@ def suggest(settings: Settings, caller: Caller, project_id: Any) -> SuggestRespo
 
 # --- format ----------------------------------------------------------------------------------
 def format_markdown(markdown: str) -> FormatResponse:
+    """mdformat's answer, once the Markdown is measured within ``core.mdlimits`` (mdformat
+    has no bounds of its own, and drops what lies deeper than its parser's nesting limit)."""
     import mdformat  # only on this path
 
+    budget = Budget("formatting")
+    mdlimits.parse(markdown, budget)
     try:
         formatted = mdformat.text(markdown, extensions={"gfm"}, options={"number": True})
     except Exception as exc:  # mdformat refuses what it cannot render the same
         raise ApiError(422, "unformattable", f"markdown could not be formatted: {exc}") from None
+    budget.check()
     return FormatResponse(markdown=formatted, changed=formatted != markdown)
 
 
@@ -217,6 +224,7 @@ def validate(settings: Settings, caller: Caller, req: ValidateRequest) -> Valida
     if not rows:
         raise not_found("the document has no such version" if req.version else "no version yet")
     content: str = rows[0]["content"]
+    budget = Budget("validation")
     lines = content.splitlines()
     sections = split_sections(content)
     titled = [s for s in sections if s.title]
@@ -252,6 +260,8 @@ def validate(settings: Settings, caller: Caller, req: ValidateRequest) -> Valida
                     defined.add(row.strip("|").split("|")[0].strip().lower())
     in_fence = False
     for number_, line in enumerate(lines, start=1):
+        if number_ % 1000 == 0:
+            budget.check()
         if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
             continue
@@ -341,7 +351,9 @@ def _mentioned(members: list[dict[str, Any]], sentence: str) -> tuple[str | None
 
 
 def _title(what: str) -> tuple[str, list[str]]:
-    what = what.strip().rstrip(".!?").strip()
+    # whitespace runs become one space first: the patterns below start with \s+, which
+    # backtracks quadratically over a long run of spaces
+    what = " ".join(what.split()).rstrip(".!?").strip()
     criteria = []
     so_that = re.split(r"\s+so that\s+", what, maxsplit=1, flags=re.IGNORECASE)
     if len(so_that) == 2:
@@ -369,7 +381,10 @@ def extract_tasks(settings: Settings, caller: Caller, req: ExtractRequest) -> Ex
     requirements: list[str] = []
     tasks: list[ProposedTask] = []
     seen: set[str] = set()
+    budget = Budget("task extraction")
     for number, raw in enumerate(req.transcript.splitlines(), start=1):
+        if number % 200 == 0:
+            budget.check()
         match = _SPEAKER.match(raw)
         speaker, text = (match.group(1), match.group(2)) if match else (None, raw)
         for pattern, replacement in _CONTRACTIONS.items():

@@ -56,7 +56,6 @@ TITLES = {
     "custom": "Project Document",
 }
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _NUMBER = re.compile(r"^\d+(\.\d+)*\.?\s+")
 
@@ -78,6 +77,23 @@ def normalise_title(title: str) -> str:
     return _NUMBER.sub("", title.strip()).strip().lower()
 
 
+def heading(line: str) -> tuple[int, str] | None:
+    """(level, title) of an ATX heading line (``## Title ##``), else None. The same answers as
+    the pattern ``^(#{1,6})\\s+(.+?)\\s*#*\\s*$``, in linear time: that pattern backtracks
+    cubically on a heading followed by a long run of spaces."""
+    rest = line.lstrip("#")
+    level = len(line) - len(rest)
+    if not 1 <= level <= 6 or not rest[:1].isspace():
+        return None
+    text = rest.lstrip()
+    if not text:  # only whitespace: the pattern needs one character of it for the title
+        return (level, "") if len(rest) >= 2 else None
+    # the title is what is left once trailing whitespace, closing #s and whitespace go,
+    # at least one character
+    kept = len(text.rstrip().rstrip("#").rstrip())
+    return level, text[: max(1, kept)].strip()
+
+
 def split_sections(markdown: str, level: int = 2) -> list[Section]:
     """The document's sections at heading ``level`` (## by default); headings inside fenced
     code are not headings. Deeper headings stay in their section's body."""
@@ -87,11 +103,11 @@ def split_sections(markdown: str, level: int = 2) -> list[Section]:
     for number, line in enumerate(markdown.splitlines(), start=1):
         if _FENCE.match(line):
             in_fence = not in_fence
-        match = None if in_fence else _HEADING.match(line)
-        if match and len(match.group(1)) == level:
+        found = None if in_fence else heading(line)
+        if found and found[0] == level:
             if title or any(b.strip() for b in body):
                 sections.append(Section(title, level, start, "\n".join(body).strip()))
-            title, start, body = match.group(2).strip(), number, []
+            title, start, body = found[1], number, []
         else:
             body.append(line)
     if title or any(b.strip() for b in body):

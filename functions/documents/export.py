@@ -9,6 +9,9 @@ import io
 import re
 from typing import Any
 
+from core import mdlimits
+from core.mdlimits import Budget
+
 MEDIA_TYPES = {
     "md": "text/markdown; charset=utf-8",
     "html": "text/html; charset=utf-8",
@@ -26,15 +29,11 @@ def xml_safe(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def _parser() -> Any:
-    from markdown_it import MarkdownIt
-
-    # CommonMark plus GitHub's tables and strikethrough; raw HTML in the document is escaped
-    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
-
-
-def to_html(markdown: str, title: str) -> bytes:
-    body = _parser().render(markdown)
+def to_html(markdown: str, title: str, budget: Budget | None = None) -> bytes:
+    budget = budget or Budget("the HTML export")
+    md, tokens = mdlimits.parse(markdown, budget)
+    body = md.renderer.render(tokens, md.options, {})
+    budget.check()
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n"
@@ -76,22 +75,71 @@ def _inline(paragraph: Any, token: Any) -> None:
             paragraph.add_run(f"[{child.content or 'image'}]")
 
 
-def to_docx(markdown: str, title: str) -> bytes:
+class _Body:
+    """Appends blocks to a python-docx document in constant time each. (python-docx's own
+    ``add_paragraph``/``add_table`` look for the body's last element on every call, and
+    ``Table.cell`` rebuilds the grid on every call: both quadratic in a long document.)"""
+
+    def __init__(self, document: Any) -> None:
+        from docx.oxml import OxmlElement
+        from docx.table import Table
+        from docx.text.paragraph import Paragraph
+
+        self._new, self._paragraph, self._table = OxmlElement, Paragraph, Table
+        self.document = document
+        self.container = document._body
+        self.body = document.element.body
+        self.sect = self.body.sectPr  # the body's last element: blocks go before it
+        self.styles: dict[str, str] = {}
+
+    def _append(self, element: Any) -> None:
+        if self.sect is not None:
+            self.sect.addprevious(element)
+        else:
+            self.body.append(element)
+
+    def paragraph(self, style: str | None = None) -> Any:
+        p = self._new("w:p")
+        if style:
+            if style not in self.styles:
+                self.styles[style] = self.document.styles[style].style_id
+            p.style = self.styles[style]
+        self._append(p)
+        return self._paragraph(p, self.container)
+
+    def table(self, rows: int, cols: int) -> tuple[Any, list[list[Any]]]:
+        """(table, its cells' first paragraphs by row)."""
+        from docx.oxml.table import CT_Tbl
+
+        section = self.document.sections[-1]
+        width = section.page_width - section.left_margin - section.right_margin
+        tbl = CT_Tbl.new_tbl(rows, cols, width)
+        self._append(tbl)
+        table = self._table(tbl, self.container)
+        grid = [[self._paragraph(tc.p_lst[0], table) for tc in tr.tc_lst] for tr in tbl.tr_lst]
+        return table, grid
+
+
+def to_docx(markdown: str, title: str, budget: Budget | None = None) -> bytes:
     from docx import Document
     from docx.shared import Pt
 
+    budget = budget or Budget("the DOCX export")
     markdown, title = xml_safe(markdown), xml_safe(title)
+    _, tokens = mdlimits.parse(markdown, budget)
     document = Document()
     document.core_properties.title = title
-    tokens = _parser().parse(markdown)
+    body = _Body(document)
     lists: list[str] = []  # "List Bullet" / "List Number" per open list
     i = 0
     while i < len(tokens):
+        if i % 500 == 0:
+            budget.check()
         token = tokens[i]
         kind = token.type
         if kind == "heading_open":
             level = int(token.tag[1])
-            heading = document.add_heading(level=min(level, 9))
+            heading = body.paragraph(f"Heading {min(level, 9)}")
             _inline(heading, tokens[i + 1])
             i += 3
             continue
@@ -105,32 +153,32 @@ def to_docx(markdown: str, title: str) -> bytes:
             inline = tokens[i + 1]
             if lists:
                 depth = len(lists)
-                style = lists[-1] + (f" {depth}" if 1 < depth <= 3 else "")
-                paragraph = document.add_paragraph(style=style)
+                paragraph = body.paragraph(lists[-1] + (f" {depth}" if 1 < depth <= 3 else ""))
             else:
-                paragraph = document.add_paragraph()
+                paragraph = body.paragraph()
             _inline(paragraph, inline)
             i += 3
             continue
         elif kind in ("fence", "code_block"):
-            paragraph = document.add_paragraph(style="No Spacing")
+            paragraph = body.paragraph("No Spacing")
             run = paragraph.add_run(token.content.rstrip("\n"))
             run.font.name = "Courier New"
             run.font.size = Pt(9)
         elif kind == "blockquote_open":
             pass  # its paragraphs follow; rendered as normal paragraphs
         elif kind == "hr":
-            document.add_paragraph("―" * 20)
+            body.paragraph().add_run("―" * 20)
         elif kind == "table_open":
-            i = _table(document, tokens, i)
+            i = _table(body, tokens, i)
             continue
         i += 1
     out = io.BytesIO()
     document.save(out)
+    budget.check()
     return out.getvalue()
 
 
-def _table(document: Any, tokens: list[Any], i: int) -> int:
+def _table(body: _Body, tokens: list[Any], i: int) -> int:
     """Add the table starting at tokens[i]; return the index after it."""
     rows: list[tuple[bool, list[Any]]] = []
     header = False
@@ -147,11 +195,10 @@ def _table(document: Any, tokens: list[Any], i: int) -> int:
         i += 1
     width = max((len(cells) for _, cells in rows), default=0)
     if rows and width:
-        table = document.add_table(rows=len(rows), cols=width)
+        table, grid = body.table(len(rows), width)
         table.style = "Table Grid"
-        for r, (is_header, cells) in enumerate(rows):
-            for c, inline in enumerate(cells):
-                paragraph = table.cell(r, c).paragraphs[0]
+        for (is_header, cells), row in zip(rows, grid, strict=True):
+            for inline, paragraph in zip(cells, row, strict=False):
                 _inline(paragraph, inline)
                 if is_header:
                     for run in paragraph.runs:
@@ -160,6 +207,7 @@ def _table(document: Any, tokens: list[Any], i: int) -> int:
 
 
 def render(markdown: str, fmt: str, title: str) -> bytes:
+    """The version in ``fmt``; 422 ``too_complex`` over a limit of ``core.mdlimits``."""
     if fmt == "html":
         return to_html(markdown, title)
     if fmt == "docx":
