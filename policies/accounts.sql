@@ -17,3 +17,10 @@ create policy "people update their own profile"
   on public.profiles for update to authenticated
   using ((select private.is_active_user()) and id = (select auth.uid()))
   with check ((select private.is_active_user()) and id = (select auth.uid()));
+
+-- private.former_emails -----------------------------------------------------------------
+alter table private.former_emails enable row level security;
+
+create policy "clients never touch former addresses"
+  on private.former_emails as restrictive for all to anon, authenticated
+  using (false) with check (false);

@@ -65,6 +65,30 @@ def verify_token(token: Any, secret: str) -> dict[str, Any]:
     return claims
 
 
+GONE = "The account of this token no longer exists"
+
+
+async def ensure_account(pool: Pool, claims: dict[str, Any]) -> None:
+    """TokenError when a signed-in user's token names an account that is deleted or being
+    erased (``private.account_is_gone``): such a token stops at once, as in PostgREST and the
+    functions, though it has not expired."""
+    if claims.get("role") != "authenticated":
+        return
+    sub = claims.get("sub")
+    try:
+        user_id = uuid.UUID(sub) if isinstance(sub, str) else None
+    except ValueError:
+        user_id = None
+    if user_id is None:
+        raise TokenError("InvalidJWTToken", GONE)
+    async with pool.connection() as conn:
+        row = await (
+            await conn.execute("select private.account_is_gone(%s)", (user_id,))
+        ).fetchone()
+    if row is None or row[0]:
+        raise TokenError("InvalidJWTToken", GONE)
+
+
 @dataclass
 class Policies:
     """What ``realtime.messages`` lets this token do on this topic (None: not asked yet)."""

@@ -230,11 +230,22 @@ class Realtime:
         )
         return claims
 
+    async def confirm_live_token(self, channel: Channel) -> dict[str, Any]:
+        """``confirm_token``, and the account must still exist (TokenError otherwise)."""
+        claims = self.confirm_token(channel)
+        try:
+            await authz.ensure_account(self.pool, claims)
+        except authz.TokenError:
+            if channel.token_timer is not None:
+                channel.token_timer.cancel()
+            raise
+        return claims
+
     async def _recheck_token(self, channel: Channel) -> None:
         if channel.closed:
             return
         try:
-            channel.claims = self.confirm_token(channel)
+            channel.claims = await self.confirm_live_token(channel)
         except authz.TokenError as exc:
             channel.socket.shutdown(channel, exc.message)
             return
@@ -254,6 +265,7 @@ class Realtime:
             return
         try:
             claims = authz.verify_token(token, self.jwt_secret)
+            await authz.ensure_account(self.pool, claims)
         except authz.TokenError as exc:
             message = (
                 "Token has expired" if exc.message.startswith("Token has expired") else exc.message
@@ -267,11 +279,13 @@ class Realtime:
 
     # -- HTTP broadcast ----------------------------------------------------------------------
 
-    def _http_claims(self, request: Request) -> dict[str, Any] | Response:
+    async def _http_claims(self, request: Request) -> dict[str, Any] | Response:
         auth = request.headers.get("authorization", "")
         token = auth[7:] if auth.lower().startswith("bearer ") else request.headers.get("apikey")
         try:
-            return authz.verify_token(token, self.jwt_secret)
+            claims = authz.verify_token(token, self.jwt_secret)
+            await authz.ensure_account(self.pool, claims)
+            return claims
         except authz.TokenError as exc:
             return JSONResponse({"message": exc.message}, 401)
 
@@ -287,7 +301,7 @@ class Realtime:
         return bool(policies.broadcast_write)
 
     async def http_broadcast(self, request: Request) -> Response:
-        claims = self._http_claims(request)
+        claims = await self._http_claims(request)
         if isinstance(claims, Response):
             return claims
         body = await _json_body(request)
@@ -318,7 +332,7 @@ class Realtime:
         return Response(status_code=202)
 
     async def http_broadcast_one(self, request: Request) -> Response:
-        claims = self._http_claims(request)
+        claims = await self._http_claims(request)
         if isinstance(claims, Response):
             return claims
         topic = request.path_params["topic"]
@@ -532,7 +546,7 @@ class Socket:
             refuse("PrivateOnly: This project only allows private channels")
             return
         try:
-            channel.claims = self.server.confirm_token(channel)
+            channel.claims = await self.server.confirm_live_token(channel)
         except authz.TokenError as exc:
             refuse(f"{exc.code}: {exc.message}")
             return
@@ -676,7 +690,7 @@ class Socket:
         previous = channel.policies
         channel.access_token = token
         try:
-            channel.claims = self.server.confirm_token(channel)
+            channel.claims = await self.server.confirm_live_token(channel)
         except authz.TokenError as exc:
             self.shutdown(channel, exc.message)
             return

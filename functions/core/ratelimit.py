@@ -8,7 +8,7 @@ passes the verified caller's id; clients can neither call it nor touch the count
 from __future__ import annotations
 
 from core import log
-from core.errors import ApiError
+from core.errors import ApiError, unauthorized
 from core.rest import as_service
 from core.settings import Settings
 
@@ -18,8 +18,11 @@ def enforce(
 ) -> None:
     """Count one request; raise 429 with ``Retry-After`` when the window's limit is used up.
 
+    A deleted or erased person's unexpired token is refused here (401) and counts nothing:
+    every authenticated route passes this step first, so no function serves such a token.
     If the counter store itself fails, the request is let through (and logged): a rate
-    limit outage must not take the function down with it.
+    limit outage must not take the function down with it (PostgREST's own check still
+    refuses the token on the caller's requests).
     """
     try:
         rows = as_service(settings).rpc(
@@ -32,6 +35,8 @@ def enforce(
             },
         )
     except ApiError as exc:
+        if exc.status == 401:
+            raise unauthorized("the account of this access token no longer exists") from None
         log.warning("rate limit check failed; allowing request", error=exc.code)
         return
     row = rows[0] if isinstance(rows, list) and rows else {}

@@ -46,6 +46,7 @@ _SQLSTATE: dict[str, tuple[int, str]] = {
     "PGRST301": (401, "unauthorized"),  # JWT invalid
     "PGRST302": (401, "unauthorized"),
     "PGRST303": (401, "unauthorized"),
+    "PT401": (401, "unauthorized"),  # the token's account is deleted or being erased
 }
 
 

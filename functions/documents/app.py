@@ -57,7 +57,6 @@ def create_app(settings: Settings) -> Starlette:
     )
     async def generate(request: Request) -> Response:
         caller = await authenticate(request, verifier)
-        body = await read_body(request, GenerateRequest)
         await run_in_threadpool(
             ratelimit.enforce,
             settings,
@@ -65,6 +64,7 @@ def create_app(settings: Settings) -> Starlette:
             "documents:generate",
             max(1, settings.rate_limit_per_minute // 3),
         )
+        body = await read_body(request, GenerateRequest)
         result = await run_in_threadpool(service.request_generation, settings, caller, body)
         return json_response(result, 202)
 
@@ -83,6 +83,13 @@ def create_app(settings: Settings) -> Starlette:
     )
     async def export_document(request: Request) -> Response:
         caller = await authenticate(request, verifier)
+        await run_in_threadpool(
+            ratelimit.enforce,
+            settings,
+            caller.user_id,
+            "documents:export",
+            settings.rate_limit_per_minute,
+        )
         document_id = path_uuid(request, "id")
         fmt = request.query_params.get("format", "md")
         if fmt not in FORMATS:
@@ -96,13 +103,6 @@ def create_app(settings: Settings) -> Starlette:
             ):
                 raise ApiError(422, "validation_failed", "version: must be a positive integer")
             version = int(raw_version)
-        await run_in_threadpool(
-            ratelimit.enforce,
-            settings,
-            caller.user_id,
-            "documents:export",
-            settings.rate_limit_per_minute,
-        )
         content, media_type, filename = await run_in_threadpool(
             service.export_document, settings, caller, str(document_id), fmt, version
         )

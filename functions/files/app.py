@@ -59,7 +59,6 @@ def create_app(settings: Settings) -> Starlette:
     )
     async def create_upload(request: Request) -> Response:
         caller = await authenticate(request, verifier)
-        body = await read_body(request, UploadRequest)
         await run_in_threadpool(
             ratelimit.enforce,
             settings,
@@ -67,6 +66,7 @@ def create_app(settings: Settings) -> Starlette:
             "files:uploads",
             settings.rate_limit_per_minute,
         )
+        body = await read_body(request, UploadRequest)
         result = await run_in_threadpool(service.sign_upload, settings, caller, body)
         return json_response(result, 201)
 
@@ -85,7 +85,6 @@ def create_app(settings: Settings) -> Starlette:
     )
     async def download(request: Request) -> Response:
         caller = await authenticate(request, verifier)
-        file_id = path_uuid(request, "id")
         await run_in_threadpool(
             ratelimit.enforce,
             settings,
@@ -93,6 +92,7 @@ def create_app(settings: Settings) -> Starlette:
             "files:downloads",
             settings.rate_limit_per_minute * 5,
         )
+        file_id = path_uuid(request, "id")
         result = await run_in_threadpool(service.sign_download, settings, caller, str(file_id))
         return json_response(result)
 

@@ -85,8 +85,8 @@ def create_app(settings: PrivacySettings) -> Starlette:
     )
     async def request_erasure(request: Request) -> Response:
         caller = await authenticate(request, verifier)
-        body = await read_body(request, ErasureRequest)
         await _limit(caller.user_id, "privacy:requests")
+        body = await read_body(request, ErasureRequest)
         await run_in_threadpool(service.check_erasure, settings, caller, body)
         row = await run_in_threadpool(service.file_request, settings, caller, "erasure")
         await run_in_threadpool(jobs.send, settings, ERASURE, row["id"])
@@ -108,8 +108,8 @@ def create_app(settings: PrivacySettings) -> Starlette:
     )
     async def download(request: Request) -> Response:
         caller = await authenticate(request, verifier)
-        request_id = path_uuid(request, "id")
         await _limit(caller.user_id, "privacy:downloads")
+        request_id = path_uuid(request, "id")
         result = await run_in_threadpool(
             service.sign_export_download, settings, caller, str(request_id)
         )

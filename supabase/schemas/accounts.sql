@@ -47,8 +47,31 @@ grant select,insert,delete,update on table public.profiles to authenticated;
 grant all on table public.profiles to service_role;
 
 -- ======================================================================================
+-- private.former_emails
+-- ======================================================================================
+
+-- The addresses a person signed in with before their current one: outside sources (code
+-- hosts, CRMs) name people by address, so an erasure clears their old addresses from the
+-- activity stream as well (private.erase_person). Goes with the account.
+create table private.former_emails (
+    user_id uuid not null,
+    email text not null,
+    replaced_at timestamptz default now() not null
+);
+
+alter table only private.former_emails
+    add constraint former_emails_pkey primary key (user_id, email);
+
+comment on table private.former_emails is 'Sign-in addresses a person had before their current one (lower case), for the erasure; deleted with the account.';
+
+revoke all on table private.former_emails from anon, authenticated;
+
+-- ======================================================================================
 -- foreign keys
 -- ======================================================================================
+
+alter table only private.former_emails
+    add constraint former_emails_user_id_fkey foreign key (user_id) references auth.users(id) on delete cascade;
 
 alter table only public.profiles
     add constraint profiles_id_fkey foreign key (id) references auth.users(id) on delete cascade;
@@ -146,6 +169,10 @@ create function private.handle_user_email_change() returns trigger
     as $$
 begin
   update public.profiles set email = new.email where id = new.id;
+  if old.email is not null and old.email <> '' then
+    insert into private.former_emails (user_id, email) values (new.id, lower(old.email))
+    on conflict on constraint former_emails_pkey do update set replaced_at = now();
+  end if;
   return new;
 end;
 $$;

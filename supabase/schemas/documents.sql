@@ -207,6 +207,14 @@ begin
   if tg_op = 'DELETE' and pg_trigger_depth() > 1 then
     return old;
   end if;
+  -- an erasure takes the person's name out of generated text (private.erase_person): only
+  -- that replacement, nothing else
+  if tg_op = 'UPDATE' and nullif(current_setting('collab.erase_name', true), '') is not null
+     and old.generated_by is not null
+     and new.content = private.without_name(old.content, current_setting('collab.erase_name', true))
+     and (to_jsonb(new) - 'content') = (to_jsonb(old) - 'content') then
+    return new;
+  end if;
   if tg_op = 'UPDATE' and pg_trigger_depth() > 1
      and old.author_id is not null and new.author_id is null
      and (to_jsonb(new) - 'author_id') = (to_jsonb(old) - 'author_id')
@@ -220,6 +228,25 @@ end;
 $$;
 
 revoke all on function private.forbid_version_changes() from public;
+
+-- The text with every whole occurrence of a person's name replaced by 'A former member'
+-- (the erasure's redaction of generated documents; the name is matched literally).
+create function private.without_name(content text, name text) returns text
+    language sql immutable
+    set search_path to ''
+    as $$
+  select case
+           when name is null or char_length(btrim(name)) < 2 then content
+           else regexp_replace(
+             content,
+             '(?<![[:alnum:]_])'
+               || regexp_replace(btrim(name), '([\\.^$|()\[\]{}*+?\-])', '\\\1', 'g')
+               || '(?![[:alnum:]_])',
+             'A former member', 'g')
+         end
+$$;
+
+revoke all on function private.without_name(content text, name text) from public;
 
 -- Invoker, and named to fire before document_versions_number_version (which would
 -- otherwise answer 23503 for a missing document, or touch another project's one).

@@ -433,11 +433,34 @@ declare
   slots constant integer := 4;
   who text;
   key integer;
+  gone boolean := false;
 begin
   if current_user = 'service_role' then
     return;
   end if;
   who := nullif(current_setting('request.jwt.claims', true), '')::json ->> 'sub';
+  -- a signed-in user's token stops at once when the account is deleted or its erasure has
+  -- begun, though the token has not expired (one primary-key lookup)
+  -- (nested: an expression naming the helper needs its grant even when not evaluated)
+  if current_user = 'authenticated' then
+    if who is null
+       or who !~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' then
+      gone := true;
+    else
+      gone := private.account_is_gone(who::uuid);
+    end if;
+  end if;
+  if gone then
+    raise sqlstate 'PGRST' using
+      message = json_build_object(
+        'code', 'PT401',
+        'message', 'the account of this access token no longer exists',
+        'details', null,
+        'hint', 'sign in again'
+      )::text,
+      detail = json_build_object('status', 401, 'headers', json_build_object(
+        'WWW-Authenticate', 'Bearer error="invalid_token"'))::text;
+  end if;
   if who is not null then
     -- auth.uid() reads this setting before it parses the claims (Supabase's definition),
     -- so the policies' helpers skip one JSON parse each; the value comes from the same
@@ -461,7 +484,7 @@ begin
 end;
 $$;
 
-comment on function private.limit_concurrent_requests() is 'PostgREST db-pre-request: at most 4 requests of one user (all anonymous ones together) in the database at once; 429 PT429 beyond that.';
+comment on function private.limit_concurrent_requests() is 'PostgREST db-pre-request: 401 PT401 for a signed-in token whose account is deleted or being erased; at most 4 requests of one user (all anonymous ones together) in the database at once; 429 PT429 beyond that.';
 
 revoke all on function private.limit_concurrent_requests() from public;
 grant all on function private.limit_concurrent_requests() to anon;

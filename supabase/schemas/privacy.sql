@@ -82,6 +82,8 @@ alter table only private.erasure_subjects
 
 comment on table private.erasure_subjects is 'The person an erasure in progress is about; deleted when the erasure finishes.';
 
+create index erasure_subjects_user_id_idx on private.erasure_subjects using btree (user_id);
+
 -- ======================================================================================
 -- foreign keys
 -- ======================================================================================
@@ -95,6 +97,22 @@ alter table only public.privacy_requests
 -- ======================================================================================
 -- functions
 -- ======================================================================================
+
+-- Definer: true when a token's account is gone (deleted, soft-deleted by Auth) or its
+-- erasure has begun. PostgREST's db-pre-request hook, the functions' rate-limit step and the
+-- local Realtime server refuse such a token at once, though it has not expired.
+create function private.account_is_gone(user_id uuid) returns boolean
+    language sql stable security definer
+    set search_path to ''
+    as $$
+  select not exists (select 1 from auth.users u
+                      where u.id = account_is_gone.user_id and u.deleted_at is null)
+      or exists (select 1 from private.erasure_subjects s where s.user_id = account_is_gone.user_id)
+$$;
+
+revoke all on function private.account_is_gone(user_id uuid) from public;
+grant all on function private.account_is_gone(user_id uuid) to authenticated;
+grant all on function private.account_is_gone(user_id uuid) to service_role;
 
 -- Definer: the person an erasure request is about, remembered for its retries;
 -- no row when there is nothing left to do (finished, or the person is gone).
@@ -184,7 +202,24 @@ declare
   person uuid := erase_person.user_id;
   owned record;
   heir uuid;
+  name text;
+  handle text;
 begin
+  select p.full_name, p.username into name, handle from public.profiles p where p.id = person;
+  -- their name in the generated text of the projects they belong to (the template's member
+  -- list, what a model wrote from it): members and their documents stay, the name goes
+  -- (forbid_version_changes lets exactly this replacement through)
+  if coalesce(name, handle) is not null then
+    perform set_config('collab.erase_name', coalesce(name, handle), true);
+    update public.document_versions v
+       set content = private.without_name(v.content, coalesce(name, handle))
+     where v.project_id = any (array(select pm.project_id from public.project_members pm
+                                      where pm.user_id = person))
+       and v.generated_by is not null
+       and v.content <> private.without_name(v.content, coalesce(name, handle));
+    perform set_config('collab.erase_name', '', true);
+  end if;
+
   -- projects they own: the longest-standing admin takes over, else the project goes
   for owned in select p.id from public.projects p where p.owner_id = person order by p.id for update loop
     select pm.user_id into heir
@@ -216,17 +251,23 @@ begin
   -- other people's notifications: those quoting their messages go; ids of them become null
   delete from public.notifications n
    where n.type = 'message' and n.payload ->> 'author_id' = person::text;
+  -- (and so is their name or username beside it: invited_by_name, ...)
   update public.notifications n
      set payload = (select jsonb_object_agg(e.key, case when e.value = to_jsonb(person::text)
+                                                          or e.value = to_jsonb(name)
+                                                          or e.value = to_jsonb(handle)
                                                         then 'null'::jsonb else e.value end)
                       from jsonb_each(n.payload) e)
    where n.user_id <> person
      and jsonb_path_exists(n.payload, '$.* ? (@ == $id)', jsonb_build_object('id', person::text));
 
-  -- the name an outside source gave, when it is their address
-  if erase_person.email is not null then
-    update public.activity_events a set actor = null where lower(a.actor) = lower(erase_person.email);
-  end if;
+  -- the name an outside source gave, when it is an address of theirs: the current one or one
+  -- they had before (private.former_emails; an unconfirmed new address is not yet theirs)
+  update public.activity_events a set actor = null
+   where lower(a.actor) = any (array(
+           select lower(erase_person.email)
+           union select lower(u.email) from auth.users u where u.id = person
+           union select fe.email from private.former_emails fe where fe.user_id = person));
 
   -- direct conversations are keyed by the pair's ids; the other person keeps theirs
   update public.conversations c set direct_key = 'erased:' || c.id::text
@@ -372,19 +413,6 @@ $$;
 revoke all on function private.person_columns_without_key() from public;
 grant all on function private.person_columns_without_key() to service_role;
 
--- Columns that hold a person's sign-in address (lower case) rather than their id.
-create function private.person_email_columns() returns table(table_schema text, table_name text, column_name text)
-    language sql immutable
-    set search_path to ''
-    as $$
-  values
-    -- an invitation by address: the address until accepted (then invitee_id too)
-    ('public', 'project_invitations', 'email')
-$$;
-
-revoke all on function private.person_email_columns() from public;
-grant all on function private.person_email_columns() to service_role;
-
 -- What the export reads: the exposed tables (schema public) with a person column,
 -- plus auth.users (the sign-in email). Secrets are never exported: token
 -- material and OAuth state live in private; auth.users gives only the columns
@@ -421,8 +449,7 @@ $$;
 revoke all on function private.person_export_tables() from public;
 grant all on function private.person_export_tables() to service_role;
 
--- As in 20261130013155, plus the rows whose listed address column is the person's
--- confirmed sign-in address ($5).
+-- One keyset page of a table's rows that refer to the person by id.
 create function private.privacy_export_page(user_id uuid, table_schema text, table_name text, after_key jsonb, page_size integer) returns jsonb
     language plpgsql stable security definer
     set search_path to ''
@@ -435,7 +462,6 @@ declare
   key_order_desc text;
   key_object text;
   excluded text[];
-  address text;
   result jsonb;
 begin
   if page_size is null or page_size < 1 or page_size > 5000 then
@@ -449,13 +475,10 @@ begin
   if t.key_columns is null then
     raise exception '%.% has no primary key to page by', table_schema, table_name using errcode = '22023';
   end if;
+  -- by their id only: an invitation to an address is theirs once they answered it with its
+  -- link's token (answer_project_invitation sets invitee_id); before that, holding the
+  -- address proves nothing (a reused address would show its previous holder's invitations)
   select string_agg(format('t.%I = $1', c), ' or ') into filter from unnest(t.person_columns) c;
-  select filter || coalesce(string_agg(format(' or t.%I = $5', ec.column_name), ''), '') into filter
-    from private.person_email_columns() ec
-   where ec.table_schema = t.table_schema and ec.table_name = t.table_name;
-  -- only an address they proved is theirs (an unconfirmed sign-up cannot read another's)
-  select lower(u.email) into address from auth.users u
-   where u.id = privacy_export_page.user_id and u.email_confirmed_at is not null;
   select string_agg(format('t.%I', c), ', '),
          string_agg(format('t.%I desc', c), ', '),
          string_agg(format('%L, t.%I', c, c), ', ')
@@ -487,7 +510,7 @@ begin
      ) from page p',
     key_object, key_order, t.table_schema, t.table_name, filter, keyset, key_order,
     replace(key_order, 't.', 'p.'), replace(key_order_desc, 't.', 'p.')
-  ) into result using privacy_export_page.user_id, after_key, page_size, excluded, address;
+  ) into result using privacy_export_page.user_id, after_key, page_size, excluded;
   return result;
 end;
 $_$;

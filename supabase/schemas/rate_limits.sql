@@ -39,6 +39,17 @@ begin
   if p_limit < 1 or p_window_seconds < 1 then
     raise exception 'limit and window must be positive' using errcode = '22023';
   end if;
+  -- a deleted or erased person's unexpired token counts nothing: no counter row comes back
+  if private.account_is_gone(p_user_id) then
+    raise sqlstate 'PGRST' using
+      message = json_build_object(
+        'code', 'PT401',
+        'message', 'the account of this access token no longer exists',
+        'details', null,
+        'hint', null
+      )::text,
+      detail = json_build_object('status', 401, 'headers', json_build_object())::text;
+  end if;
   v_window_start := to_timestamp(
     floor(extract(epoch from clock_timestamp()) / p_window_seconds) * p_window_seconds
   );
@@ -58,7 +69,7 @@ begin
 end;
 $$;
 
-comment on function public.consume_rate_limit(p_user_id uuid, p_key text, p_limit integer, p_window_seconds integer) is 'Counts one request of a user against a fixed window; service role only.';
+comment on function public.consume_rate_limit(p_user_id uuid, p_key text, p_limit integer, p_window_seconds integer) is 'Counts one request of a user against a fixed window; 401 PT401 (nothing counted) when the account is deleted or being erased; service role only.';
 
 revoke all on function public.consume_rate_limit(p_user_id uuid, p_key text, p_limit integer, p_window_seconds integer) from authenticated;
 revoke all on function public.consume_rate_limit(p_user_id uuid, p_key text, p_limit integer, p_window_seconds integer) from public;

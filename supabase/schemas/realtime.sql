@@ -42,6 +42,7 @@ create function private.can_read_realtime_topic(topic text) returns boolean
   select case
            when topic ~ '^user:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
            then substr(topic, 6)::uuid = (select auth.uid())
+                and not private.account_is_gone((select auth.uid()))
            when topic ~ '^project:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
            then substr(topic, 9)::uuid = any(array(select private.my_project_ids()))
            else private.can_join_conversation_topic(topic)

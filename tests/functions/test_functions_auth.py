@@ -176,7 +176,7 @@ def _check(response: Any, expected: int) -> None:
 @pytest.mark.parametrize("case", list(HS256_CASES))
 def test_gateway_jwt_matrix(stack: Stack, case: str) -> None:
     factory, expected = HS256_CASES[case]
-    token = factory(stack.env["JWT_SECRET"], str(uuid.uuid4()))
+    token = factory(stack.env["JWT_SECRET"], stack.new_user().id)
     headers = {"apikey": stack.env["ANON_KEY"]}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
@@ -196,7 +196,7 @@ def jwks_app(make_settings: Callable[..., Any], jwks_url: str) -> Iterator[TestC
 @pytest.mark.parametrize("case", list(HS256_CASES) + list(JWKS_CASES))
 def test_jwks_jwt_matrix(stack: Stack, jwks_app: TestClient, case: str) -> None:
     factory, expected = {**HS256_CASES, **JWKS_CASES}[case]
-    token = factory(stack.env["JWT_SECRET"], str(uuid.uuid4()))
+    token = factory(stack.env["JWT_SECRET"], stack.new_user().id)
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     _check(jwks_app.post("/uploads", json={}, headers=headers), expected)
 
