@@ -2,7 +2,7 @@
 
 Every value has a local development default and can be overridden by an environment variable
 of the same name (ports: ``API_PORT``, ``DB_PORT``, ``POSTGREST_PORT``, ``AWS_PORT``, ``SMTP_PORT``,
-``MAILPIT_PORT``; state:
+``MAILPIT_PORT``, ``FAKE_MESHY_PORT``, ``FAKE_VIDEO_PORT``; state:
 ``DEVSTACK_DIR``; secrets: ``JWT_SECRET``, ``ANON_KEY``, ``SERVICE_ROLE_KEY``).
 """
 
@@ -41,6 +41,10 @@ LOCAL_GITHUB_CLIENT_ID = "Iv1.local0dev0github"
 LOCAL_GITHUB_CLIENT_SECRET = "local-github-client-secret"
 LOCAL_GOOGLE_CLIENT_ID = "local-dev.apps.googleusercontent.com"
 LOCAL_GOOGLE_CLIENT_SECRET = "local-google-client-secret"
+# API keys the fake Meshy / fake Luma accept (any bearer token does). LOCAL DEVELOPMENT
+# DEFAULTS; production reads the real keys from SSM (serverless.yml).
+LOCAL_MESHY_API_KEY = "msy-local-dev-key"
+LOCAL_LUMA_API_KEY = "luma-local-dev-key"
 INTEGRATIONS_KMS_ALIAS = "alias/collab-integrations-local"
 
 
@@ -62,6 +66,9 @@ class Config:
     aws_port: int = field(default_factory=lambda: _env_int("AWS_PORT", 54340))
     fake_github_port: int = field(default_factory=lambda: _env_int("FAKE_GITHUB_PORT", 54351))
     fake_google_port: int = field(default_factory=lambda: _env_int("FAKE_GOOGLE_PORT", 54352))
+    # fake Meshy (3D) and fake Luma Dream Machine (video), devstack/fake_media.py
+    fake_meshy_port: int = field(default_factory=lambda: _env_int("FAKE_MESHY_PORT", 54353))
+    fake_video_port: int = field(default_factory=lambda: _env_int("FAKE_VIDEO_PORT", 54354))
     # the local inbox (devstack/inbox.py): SMTP in, Mailpit's HTTP API out
     smtp_port: int = field(default_factory=lambda: _env_int("SMTP_PORT", 54325))
     mailpit_port: int = field(default_factory=lambda: _env_int("MAILPIT_PORT", 54324))
@@ -152,6 +159,14 @@ class Config:
         return f"http://127.0.0.1:{self.fake_google_port}"
 
     @property
+    def fake_meshy_url(self) -> str:
+        return f"http://127.0.0.1:{self.fake_meshy_port}"
+
+    @property
+    def fake_video_url(self) -> str:
+        return f"http://127.0.0.1:{self.fake_video_port}"
+
+    @property
     def mailpit_url(self) -> str:
         return f"http://127.0.0.1:{self.mailpit_port}"
 
@@ -203,6 +218,11 @@ class Config:
             "GOOGLE_CLIENT_SECRET": LOCAL_GOOGLE_CLIENT_SECRET,
             "INTEGRATIONS_KMS_KEY_ID": INTEGRATIONS_KMS_ALIAS,
             "INTEGRATIONS_REDIRECT_ALLOWLIST": "http://localhost:3000",
+            # assets: the fake Meshy and fake Luma stand in for api.meshy.ai / api.lumalabs.ai
+            "MESHY_BASE_URL": self.fake_meshy_url,
+            "MESHY_API_KEY": LOCAL_MESHY_API_KEY,
+            "LUMA_BASE_URL": self.fake_video_url,
+            "LUMA_API_KEY": LOCAL_LUMA_API_KEY,
             # the local inbox: mail sent to SMTP_HOST:SMTP_PORT is read at MAILPIT_URL
             "MAILPIT_URL": self.mailpit_url,
             "SMTP_HOST": "127.0.0.1",

@@ -9,6 +9,7 @@ import sys
 from devstack import (
     aws_resources,
     fake_llm,
+    fake_media,
     fakes_proc,
     gateway_proc,
     inbox_proc,
@@ -92,6 +93,7 @@ def _stop_started(cfg: Config, before: dict[str, int | None]) -> None:
         "postgrest": postgrest.stop,
         "moto": moto.stop,
         "fake-llm": fake_llm.stop,
+        "fake-media": fake_media.stop,
         "fakes": fakes_proc.stop,
         "inbox": inbox_proc.stop,
         "postgres": postgres.stop,
@@ -122,6 +124,7 @@ def _up(cfg: Config) -> None:
         postgrest.stop(cfg)
     postgrest.start(cfg)
     fakes_proc.start(cfg)
+    fake_media.start(cfg)
     inbox_proc.start(cfg)
     moto.wait_ready(cfg)
     fake_llm.start(cfg)
@@ -148,6 +151,7 @@ def _down(cfg: Config) -> None:
     pids = part_states(cfg)
     gateway_proc.stop(cfg)
     fake_llm.stop(cfg)
+    fake_media.stop(cfg)
     fakes_proc.stop(cfg)
     inbox_proc.stop(cfg)
     postgrest.stop(cfg)
@@ -168,6 +172,7 @@ def part_states(cfg: Config) -> dict[str, int | None]:
         "moto": moto.running_pid(cfg),
         "gateway": gateway_proc.running_pid(cfg),
         "fake-llm": fake_llm.running_pid(cfg),
+        "fake-media": fake_media.running_pid(cfg),
         "fakes": fakes_proc.running_pid(cfg),
         "inbox": inbox_proc.running_pid(cfg),
     }

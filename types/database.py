@@ -29,6 +29,10 @@ AuthOneTimeTokenType: TypeAlias = Literal["confirmation_token", "reauthenticatio
 
 PublicActivitySource: TypeAlias = Literal["github", "gitlab", "jira", "linear", "hubspot", "salesforce", "manual"]
 
+PublicAssetJobStatus: TypeAlias = Literal["queued", "submitting", "processing", "succeeded", "failed", "canceled"]
+
+PublicAssetKind: TypeAlias = Literal["model_3d", "video"]
+
 PublicAttendeeResponse: TypeAlias = Literal["pending", "accepted", "declined", "tentative"]
 
 PublicAuditAction: TypeAlias = Literal["insert", "update", "delete", "soft_delete", "restore"]
@@ -102,6 +106,81 @@ class PublicActivityEventsUpdate(TypedDict):
     payload: NotRequired[Annotated[JsonValue, Field(alias="payload")]]
     project_id: NotRequired[Annotated[uuid.UUID, Field(alias="project_id")]]
     source: NotRequired[Annotated[PublicActivitySource, Field(alias="source")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+
+class PublicAssetJobs(BaseModel):
+    attempts: int = Field(alias="attempts")
+    created_at: datetime.datetime = Field(alias="created_at")
+    dispatched_at: Optional[datetime.datetime] = Field(alias="dispatched_at")
+    error: Optional[str] = Field(alias="error")
+    file_ids: List[uuid.UUID] = Field(alias="file_ids")
+    finished_at: Optional[datetime.datetime] = Field(alias="finished_at")
+    id: uuid.UUID = Field(alias="id")
+    idempotency_key: Optional[str] = Field(alias="idempotency_key")
+    kind: PublicAssetKind = Field(alias="kind")
+    options: JsonValue = Field(alias="options")
+    polled_at: Optional[datetime.datetime] = Field(alias="polled_at")
+    progress: Optional[int] = Field(alias="progress")
+    project_id: uuid.UUID = Field(alias="project_id")
+    prompt: str = Field(alias="prompt")
+    provider: Optional[str] = Field(alias="provider")
+    provider_task_id: Optional[str] = Field(alias="provider_task_id")
+    providers: JsonValue = Field(alias="providers")
+    requested_by: Optional[uuid.UUID] = Field(alias="requested_by")
+    source_file_id: Optional[uuid.UUID] = Field(alias="source_file_id")
+    started_at: Optional[datetime.datetime] = Field(alias="started_at")
+    status: PublicAssetJobStatus = Field(alias="status")
+    submitted_at: Optional[datetime.datetime] = Field(alias="submitted_at")
+    updated_at: datetime.datetime = Field(alias="updated_at")
+
+class PublicAssetJobsInsert(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
+    error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
+    file_ids: NotRequired[Annotated[List[uuid.UUID], Field(alias="file_ids")]]
+    finished_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="finished_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    idempotency_key: NotRequired[Annotated[Optional[str], Field(alias="idempotency_key")]]
+    kind: Annotated[PublicAssetKind, Field(alias="kind")]
+    options: NotRequired[Annotated[JsonValue, Field(alias="options")]]
+    polled_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="polled_at")]]
+    progress: NotRequired[Annotated[Optional[int], Field(alias="progress")]]
+    project_id: Annotated[uuid.UUID, Field(alias="project_id")]
+    prompt: Annotated[str, Field(alias="prompt")]
+    provider: NotRequired[Annotated[Optional[str], Field(alias="provider")]]
+    provider_task_id: NotRequired[Annotated[Optional[str], Field(alias="provider_task_id")]]
+    providers: NotRequired[Annotated[JsonValue, Field(alias="providers")]]
+    requested_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="requested_by")]]
+    source_file_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="source_file_id")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
+    status: NotRequired[Annotated[PublicAssetJobStatus, Field(alias="status")]]
+    submitted_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="submitted_at")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+
+class PublicAssetJobsUpdate(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
+    error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
+    file_ids: NotRequired[Annotated[List[uuid.UUID], Field(alias="file_ids")]]
+    finished_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="finished_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    idempotency_key: NotRequired[Annotated[Optional[str], Field(alias="idempotency_key")]]
+    kind: NotRequired[Annotated[PublicAssetKind, Field(alias="kind")]]
+    options: NotRequired[Annotated[JsonValue, Field(alias="options")]]
+    polled_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="polled_at")]]
+    progress: NotRequired[Annotated[Optional[int], Field(alias="progress")]]
+    project_id: NotRequired[Annotated[uuid.UUID, Field(alias="project_id")]]
+    prompt: NotRequired[Annotated[str, Field(alias="prompt")]]
+    provider: NotRequired[Annotated[Optional[str], Field(alias="provider")]]
+    provider_task_id: NotRequired[Annotated[Optional[str], Field(alias="provider_task_id")]]
+    providers: NotRequired[Annotated[JsonValue, Field(alias="providers")]]
+    requested_by: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="requested_by")]]
+    source_file_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="source_file_id")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
+    status: NotRequired[Annotated[PublicAssetJobStatus, Field(alias="status")]]
+    submitted_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="submitted_at")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
 
 class PublicAuditLogOrigins(BaseModel):

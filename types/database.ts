@@ -31,6 +31,38 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"asset_jobs": {
+                  Row: {
+                    "attempts": number,"created_at": string,"dispatched_at": string | null,"error": string | null,"file_ids": (string)[],"finished_at": string | null,"id": string,"idempotency_key": string | null,"kind": Database["public"]['Enums']["asset_kind"],"options": NonNullable<Json>,"polled_at": string | null,"progress": number | null,"project_id": string,"prompt": string,"provider": string | null,"provider_task_id": string | null,"providers": NonNullable<Json>,"requested_by": string | null,"source_file_id": string | null,"started_at": string | null,"status": Database["public"]['Enums']["asset_job_status"],"submitted_at": string | null,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempts"?: number,"created_at"?: string,"dispatched_at"?: string | null,"error"?: string | null,"file_ids"?: (string)[],"finished_at"?: string | null,"id"?: string,"idempotency_key"?: string | null,"kind": Database["public"]['Enums']["asset_kind"],"options"?: NonNullable<Json>,"polled_at"?: string | null,"progress"?: number | null,"project_id": string,"prompt": string,"provider"?: string | null,"provider_task_id"?: string | null,"providers"?: NonNullable<Json>,"requested_by"?: string | null,"source_file_id"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["asset_job_status"],"submitted_at"?: string | null,"updated_at"?: string
+                  }
+                  Update: {
+                    "attempts"?: number,"created_at"?: string,"dispatched_at"?: string | null,"error"?: string | null,"file_ids"?: (string)[],"finished_at"?: string | null,"id"?: string,"idempotency_key"?: string | null,"kind"?: Database["public"]['Enums']["asset_kind"],"options"?: NonNullable<Json>,"polled_at"?: string | null,"progress"?: number | null,"project_id"?: string,"prompt"?: string,"provider"?: string | null,"provider_task_id"?: string | null,"providers"?: NonNullable<Json>,"requested_by"?: string | null,"source_file_id"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["asset_job_status"],"submitted_at"?: string | null,"updated_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "asset_jobs_project_id_fkey"
+      columns: ["project_id"]
+isOneToOne: false
+      referencedRelation: "projects"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "asset_jobs_requested_by_fkey"
+      columns: ["requested_by"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "asset_jobs_source_file_id_fkey"
+      columns: ["source_file_id"]
+isOneToOne: false
+      referencedRelation: "files"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"audit_log_origins": {
                   Row: {
                     "actor_id": string | null,"audit_log_id": number,"ip": unknown,"occurred_at": string,"user_agent": string | null
@@ -675,6 +707,9 @@ isOneToOne: true
               "email": string,"user_id": string
             }[]
                            },
+"cancel_asset_job":
+{ Args: { "job_id": string }; Returns: Database["public"]['Enums']["asset_job_status"]
+                           },
 "consume_rate_limit":
 { Args: { "p_key": string,"p_limit": number,"p_user_id": string,"p_window_seconds": number }; Returns: {
               "allowed": boolean,"hits": number,"retry_after": number
@@ -844,6 +879,9 @@ isOneToOne: true
               "failures": number,"open_until": string
             }[]
                            },
+"request_asset_generation":
+{ Args: { "idempotency_key"?: string,"kind": Database["public"]['Enums']["asset_kind"],"options"?: Json,"project_id": string,"prompt": string,"source_file_id"?: string }; Returns: string
+                           },
 "request_document_generation":
 { Args: { "document_id"?: string,"document_type": Database["public"]['Enums']["document_type"],"instructions"?: string,"project_id": string }; Returns: string
                            },
@@ -936,7 +974,7 @@ isOneToOne: true
                            }
           }
           Enums: {
-            "activity_source": "github"|"gitlab"|"jira"|"linear"|"hubspot"|"salesforce"|"manual","attendee_response": "pending"|"accepted"|"declined"|"tentative","audit_action": "insert"|"update"|"delete"|"soft_delete"|"restore","conversation_kind": "direct"|"group","document_type": "prd"|"tech_spec"|"backend_structure"|"custom","file_status": "pending"|"ready"|"failed","integration_provider": "github"|"gitlab"|"google_docs"|"jira"|"linear"|"hubspot"|"salesforce","integration_status": "pending"|"connected"|"syncing"|"error"|"revoked","invitation_status": "pending"|"accepted"|"declined"|"revoked"|"expired","job_status": "queued"|"running"|"succeeded"|"failed","notification_type": "message"|"task_assigned"|"project_member_added"|"document_ready"|"privacy_request"|"system"|"project_invitation","persona": "solo_entrepreneur"|"team_collaborator"|"project_admin","platform_role": "guest"|"user"|"admin","privacy_request_kind": "export"|"erasure","privacy_request_status": "pending"|"processing"|"completed"|"failed"|"cancelled","product_type": "physical_product"|"software"|"service","project_role": "viewer"|"editor"|"admin"|"owner","project_status": "draft"|"active"|"archived","task_status": "todo"|"in_progress"|"done"
+            "activity_source": "github"|"gitlab"|"jira"|"linear"|"hubspot"|"salesforce"|"manual","asset_job_status": "queued"|"submitting"|"processing"|"succeeded"|"failed"|"canceled","asset_kind": "model_3d"|"video","attendee_response": "pending"|"accepted"|"declined"|"tentative","audit_action": "insert"|"update"|"delete"|"soft_delete"|"restore","conversation_kind": "direct"|"group","document_type": "prd"|"tech_spec"|"backend_structure"|"custom","file_status": "pending"|"ready"|"failed","integration_provider": "github"|"gitlab"|"google_docs"|"jira"|"linear"|"hubspot"|"salesforce","integration_status": "pending"|"connected"|"syncing"|"error"|"revoked","invitation_status": "pending"|"accepted"|"declined"|"revoked"|"expired","job_status": "queued"|"running"|"succeeded"|"failed","notification_type": "message"|"task_assigned"|"project_member_added"|"document_ready"|"privacy_request"|"system"|"project_invitation","persona": "solo_entrepreneur"|"team_collaborator"|"project_admin","platform_role": "guest"|"user"|"admin","privacy_request_kind": "export"|"erasure","privacy_request_status": "pending"|"processing"|"completed"|"failed"|"cancelled","product_type": "physical_product"|"software"|"service","project_role": "viewer"|"editor"|"admin"|"owner","project_status": "draft"|"active"|"archived","task_status": "todo"|"in_progress"|"done"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -1052,7 +1090,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "activity_source": ["github", "gitlab", "jira", "linear", "hubspot", "salesforce", "manual"],"attendee_response": ["pending", "accepted", "declined", "tentative"],"audit_action": ["insert", "update", "delete", "soft_delete", "restore"],"conversation_kind": ["direct", "group"],"document_type": ["prd", "tech_spec", "backend_structure", "custom"],"file_status": ["pending", "ready", "failed"],"integration_provider": ["github", "gitlab", "google_docs", "jira", "linear", "hubspot", "salesforce"],"integration_status": ["pending", "connected", "syncing", "error", "revoked"],"invitation_status": ["pending", "accepted", "declined", "revoked", "expired"],"job_status": ["queued", "running", "succeeded", "failed"],"notification_type": ["message", "task_assigned", "project_member_added", "document_ready", "privacy_request", "system", "project_invitation"],"persona": ["solo_entrepreneur", "team_collaborator", "project_admin"],"platform_role": ["guest", "user", "admin"],"privacy_request_kind": ["export", "erasure"],"privacy_request_status": ["pending", "processing", "completed", "failed", "cancelled"],"product_type": ["physical_product", "software", "service"],"project_role": ["viewer", "editor", "admin", "owner"],"project_status": ["draft", "active", "archived"],"task_status": ["todo", "in_progress", "done"]
+            "activity_source": ["github", "gitlab", "jira", "linear", "hubspot", "salesforce", "manual"],"asset_job_status": ["queued", "submitting", "processing", "succeeded", "failed", "canceled"],"asset_kind": ["model_3d", "video"],"attendee_response": ["pending", "accepted", "declined", "tentative"],"audit_action": ["insert", "update", "delete", "soft_delete", "restore"],"conversation_kind": ["direct", "group"],"document_type": ["prd", "tech_spec", "backend_structure", "custom"],"file_status": ["pending", "ready", "failed"],"integration_provider": ["github", "gitlab", "google_docs", "jira", "linear", "hubspot", "salesforce"],"integration_status": ["pending", "connected", "syncing", "error", "revoked"],"invitation_status": ["pending", "accepted", "declined", "revoked", "expired"],"job_status": ["queued", "running", "succeeded", "failed"],"notification_type": ["message", "task_assigned", "project_member_added", "document_ready", "privacy_request", "system", "project_invitation"],"persona": ["solo_entrepreneur", "team_collaborator", "project_admin"],"platform_role": ["guest", "user", "admin"],"privacy_request_kind": ["export", "erasure"],"privacy_request_status": ["pending", "processing", "completed", "failed", "cancelled"],"product_type": ["physical_product", "software", "service"],"project_role": ["viewer", "editor", "admin", "owner"],"project_status": ["draft", "active", "archived"],"task_status": ["todo", "in_progress", "done"]
           }
         }
 } as const

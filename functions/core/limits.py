@@ -21,6 +21,10 @@ ALLOWED_MIME_TYPES: frozenset[str] = frozenset(
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        # generated assets (functions/assets): glTF binary, USDZ, MP4
+        "model/gltf-binary",
+        "model/vnd.usdz+zip",
+        "video/mp4",
     }
 )
 
@@ -34,6 +38,8 @@ MAGIC_PREFIXES: dict[str, tuple[bytes, ...]] = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (b"PK\x03\x04",),
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (b"PK\x03\x04",),
     "application/vnd.openxmlformats-officedocument.presentationml.presentation": (b"PK\x03\x04",),
+    "model/gltf-binary": (b"glTF",),
+    "model/vnd.usdz+zip": (b"PK\x03\x04",),
 }
 
 

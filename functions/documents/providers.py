@@ -7,38 +7,23 @@
   that honour ``Retry-After`` (a wait longer than the budget moves on to the next provider),
   and a circuit breaker whose state is in Postgres (``private.provider_circuits``), so every
   container skips a provider that keeps failing.
+* The HTTP call, the retry loop and the breaker are ``core.providers`` (assets use them too).
 * Every provider considered is recorded (``document_jobs.providers``): used, failed (why,
   after how many tries) or skipped (no key, circuit open).
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-import httpx
-
-from core import log, metrics
-from core.errors import ApiError
-from core.rest import Rest
+from core import metrics
+from core.providers import Circuits, ProviderCallError, call_with_retries, request_json
 from core.settings import Settings
 from documents import template
 from documents.context import GenerationContext, build_prompt
-
-
-class ProviderCallError(Exception):
-    """One failed call. ``retryable``: worth trying the same provider again."""
-
-    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retryable = retryable
-        self.retry_after = retry_after
 
 
 class Provider(Protocol):
@@ -55,46 +40,9 @@ class Provider(Protocol):
         """The document, or :class:`ProviderCallError`."""
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
 def _post(url: str, headers: dict[str, str], body: dict[str, Any], timeout: float) -> Any:
     """POST JSON; HTTP trouble becomes a :class:`ProviderCallError` that says what happened."""
-    try:
-        response = httpx.post(
-            url, headers=headers, json=body, timeout=httpx.Timeout(timeout, connect=min(5, timeout))
-        )
-    except httpx.TimeoutException:
-        raise ProviderCallError(f"timed out after {timeout:g}s", retryable=True) from None
-    except httpx.HTTPError as exc:
-        raise ProviderCallError(f"unreachable ({type(exc).__name__})", retryable=True) from None
-    status = response.status_code
-    if status == 429:
-        raise ProviderCallError(
-            "rate limited (429)", retryable=True, retry_after=_retry_after(response)
-        )
-    if status >= 500:
-        raise ProviderCallError(
-            f"server error ({status})", retryable=True, retry_after=_retry_after(response)
-        )
-    if status >= 400:
-        raise ProviderCallError(f"request refused ({status})", retryable=False)
-    try:
-        return response.json()
-    except ValueError:
-        raise ProviderCallError("malformed response (not JSON)", retryable=False) from None
+    return request_json("POST", url, headers, body, timeout)
 
 
 @dataclass
@@ -215,39 +163,6 @@ def build_chain(settings: Settings) -> list[Provider]:
     return chain
 
 
-# --- circuit breaker (state in Postgres) -----------------------------------------------------
-class Circuits:
-    """The shared breaker: ``private.provider_circuits`` through two service-role RPCs. If
-    the database cannot answer, the breaker is treated as closed (the call decides)."""
-
-    def __init__(self, rest: Rest, threshold: int, open_seconds: int) -> None:
-        self._rest = rest
-        self._threshold = threshold
-        self._open_seconds = open_seconds
-
-    def open_until(self, key: str) -> str | None:
-        try:
-            return self._rest.rpc("provider_circuit_open_until", {"p_key": key})
-        except ApiError as exc:
-            log.warning("circuit", key=key, outcome="unknown", reason=exc.message)
-            return None
-
-    def record(self, key: str, ok: bool, error: str | None = None) -> None:
-        try:
-            self._rest.rpc(
-                "record_provider_outcome",
-                {
-                    "p_key": key,
-                    "p_ok": ok,
-                    "p_threshold": self._threshold,
-                    "p_open_seconds": self._open_seconds,
-                    "p_error": error,
-                },
-            )
-        except ApiError as exc:
-            log.warning("circuit", key=key, outcome="not_recorded", reason=exc.message)
-
-
 # --- the chain -------------------------------------------------------------------------------
 @dataclass
 class Written:
@@ -306,35 +221,18 @@ def write_document(
                 metrics.count(metrics.PROVIDER_FALLBACKS, provider=provider.name, reason="circuit")
                 continue
         started = time.perf_counter()
-        tries = 0
         failure: ProviderCallError | None = None
-        while True:
-            tries += 1
-            try:
-                text = _check_output(provider.write(ctx), settings.provider_max_output_chars)
-            except ProviderCallError as exc:
-                failure = exc
-                if not exc.retryable or tries > settings.provider_max_retries:
-                    break
-                backoff = settings.provider_backoff_seconds * (2 ** (tries - 1))
-                wait = backoff * random.uniform(0.5, 1.0)  # jitter: containers spread out
-                if exc.retry_after is not None:
-                    wait = max(wait, exc.retry_after)
-                if wait > settings.provider_max_wait_seconds:
-                    failure = ProviderCallError(
-                        f"{exc.reason}; asked to wait {wait:.0f}s, more than the "
-                        f"{settings.provider_max_wait_seconds:g}s budget",
-                        retryable=False,
-                    )
-                    break
-                entry.setdefault("retries", []).append(
-                    {"reason": exc.reason, "waited_s": round(wait, 2)}
-                )
-                sleep(wait)
-                continue
-            entry.update(
-                outcome="used", attempts=tries, ms=round((time.perf_counter() - started) * 1000)
+        try:
+            text = call_with_retries(
+                settings,
+                entry,
+                lambda p=provider: _check_output(p.write(ctx), settings.provider_max_output_chars),
+                sleep=sleep,
             )
+        except ProviderCallError as exc:
+            failure = exc
+        else:
+            entry.update(outcome="used", ms=round((time.perf_counter() - started) * 1000))
             if not is_template:
                 circuits.record(key, True)
             return Written(text, provider.generated_by, record)
@@ -342,7 +240,6 @@ def write_document(
         entry.update(
             outcome="failed",
             reason=failure.reason,
-            attempts=tries,
             ms=round((time.perf_counter() - started) * 1000),
         )
         if not is_template:

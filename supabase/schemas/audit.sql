@@ -323,6 +323,8 @@ create trigger audit_logs_no_truncate before truncate on public.audit_logs for e
 
 create trigger calendar_event_attendees_audit after insert or delete or update on public.calendar_event_attendees for each row execute function private.audit();
 
+create trigger asset_jobs_audit after insert or delete or update on public.asset_jobs for each row execute function private.audit();
+
 create trigger calendar_events_audit after insert or delete or update on public.calendar_events for each row execute function private.audit();
 
 create trigger conversation_members_audit after insert or delete or update on public.conversation_members for each row execute function private.audit();

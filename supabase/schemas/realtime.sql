@@ -58,6 +58,8 @@ grant all on function private.can_read_realtime_topic(topic text) to authenticat
 
 alter publication supabase_realtime add table only public.activity_events;
 
+alter publication supabase_realtime add table only public.asset_jobs;
+
 -- read receipts (last_read_at) reach the other members
 alter publication supabase_realtime add table only public.conversation_members;
 

@@ -17,6 +17,9 @@ from tests.support import Stack
 # private.person_columns_without_key() instead.
 NOT_A_PERSON = {
     ("audit_logs", "project_id"): "a project's id; entries outlive their projects, so no key",
+    ("asset_jobs", "file_ids"): (
+        "the files an asset job produced (an array: no key); the files carry their uploader"
+    ),
     ("document_versions", "job_id"): (
         "the document job that wrote the version; no key: versions are append-only history"
     ),

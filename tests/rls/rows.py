@@ -190,6 +190,10 @@ EXISTING: dict[str, dict[str, Maker]] = {
         "in my project": lambda w, r: w.job(w.project_p),
         "in another project": lambda w, r: w.job(w.project_q),
     },
+    "asset_jobs": {
+        "in my project": lambda w, r: w.asset_job(w.project_p),
+        "in another project": lambda w, r: w.asset_job(w.project_q),
+    },
     "integrations": {
         "mine": lambda w, r: w.integration(w.uid(r)),
         "someone elses": lambda w, r: w.integration(w.uid("teammate")),
@@ -377,6 +381,13 @@ NEW: dict[str, dict[str, Payload]] = {
     "document_jobs": {
         "in my project": lambda w, r: {"project_id": w.project_p, "document_type": "prd"},
     },
+    "asset_jobs": {
+        "in my project": lambda w, r: {
+            "project_id": w.project_p,
+            "kind": "model_3d",
+            "prompt": "a chair",
+        },
+    },
     "integrations": {
         "mine": lambda w, r: {"provider": "github", "external_account_id": tag()},
         "for someone else": lambda w, r: {
@@ -469,6 +480,7 @@ def change(relation: str, kind: str, role: str) -> dict[str, Any]:
         "documents": {"title": f"title {t}"},
         "document_versions": {"change_summary": f"summary {t}"},
         "document_jobs": {"error": f"error {t}"},
+        "asset_jobs": {"prompt": f"prompt {t}"},
         "integrations": {"external_account_name": f"name {t}"},
         "integration_links": {"name": f"name {t}"},
         "integration_syncs": {"reason": "schedule"},

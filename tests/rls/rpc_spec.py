@@ -188,6 +188,12 @@ def _linked(w: World, _role: str, args: dict[str, Any], body: Any) -> None:
     )
 
 
+def _asset_job_canceled(w: World, _role: str, args: dict[str, Any], body: Any) -> None:
+    assert body == "canceled", body
+    status = w.one("select status::text from public.asset_jobs where id = %s", (args["job_id"],))
+    assert status == "canceled"
+
+
 def _sync_queued(w: World, _role: str, args: dict[str, Any], body: Any) -> None:
     status = w.one("select status::text from public.integration_syncs where id = %s", (body["id"],))
     assert status == "queued", body
@@ -200,6 +206,20 @@ RPCS: dict[str, Rpc] = {
         args=_invitation_to_me,
         answers=answers(ok=SIGNED_IN, otherwise=refused()),
         check=_accepted,
+    ),
+    "public.cancel_asset_job(job_id uuid)": Rpc(
+        args=lambda w, r: {"job_id": w.asset_job(w.project_p)},
+        # the requester or an admin of the project (the job here has no requester); other members
+        # are refused, people who cannot see the job are told it does not exist
+        answers=answers(
+            ok=P_ADMINS,
+            otherwise=refused("22023"),
+            guest=refused(),
+            viewer=refused(),
+            editor=refused(),
+            disabled=refused(),
+        ),
+        check=_asset_job_canceled,
     ),
     "public.create_group_conversation(title text, member_ids uuid[], project_id uuid)": Rpc(
         args=lambda w, r: {
@@ -249,6 +269,11 @@ RPCS: dict[str, Rpc] = {
         args=_owners_connected_integration,
         answers=answers(ok=frozenset({"owner"}), otherwise=refused()),
         check=_sync_queued,
+    ),
+    "public.request_asset_generation(project_id uuid, kind asset_kind, prompt text,"
+    " options jsonb, source_file_id uuid, idempotency_key text)": Rpc(
+        args=lambda w, r: {"project_id": w.project_p, "kind": "model_3d", "prompt": "a chair"},
+        answers=answers(ok=P_EDITORS, otherwise=refused()),
     ),
     "public.request_document_generation(project_id uuid, document_type document_type,"
     " document_id uuid, instructions text)": Rpc(

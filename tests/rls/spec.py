@@ -229,6 +229,14 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "update": rule(in_my_project=NOBODY, in_another_project=NOBODY),
         "delete": rule(in_my_project=NOBODY, in_another_project=NOBODY),
     },
+    "asset_jobs": {
+        "select": rule(in_my_project=P_MEMBERS, in_another_project=NOBODY),
+        # written by the service role only (rpc request_asset_generation queues one,
+        # rpc cancel_asset_job cancels one)
+        "insert": rule(in_my_project=NOBODY),
+        "update": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+        "delete": rule(in_my_project=NOBODY, in_another_project=NOBODY),
+    },
     "integrations": {
         "select": rule(mine=SIGNED_IN, someone_elses=NOBODY),
         "insert": rule(mine=WRITERS, for_someone_else=NOBODY),
