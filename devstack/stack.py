@@ -16,6 +16,7 @@ from devstack import (
     postgres,
     postgrest,
     supabase_cli,
+    web,
 )
 from devstack.config import Config, format_env, read_env_file
 from devstack.procs import StackError, alive, file_lock
@@ -94,6 +95,7 @@ def _stop_started(cfg: Config, before: dict[str, int | None]) -> None:
         "fake-llm": fake_llm.stop,
         "fakes": fakes_proc.stop,
         "inbox": inbox_proc.stop,
+        "web": web.stop,
         "postgres": postgres.stop,
     }
     for name, pid in part_states(cfg).items():
@@ -131,6 +133,7 @@ def _up(cfg: Config) -> None:
     if read_env_file(cfg) != env:
         _write_env(cfg, env)
     gateway_proc.start(cfg)
+    web.start(cfg)
     status(cfg)
     if migration_error is not None:
         raise MigrationsFailedError(
@@ -146,6 +149,7 @@ def down(cfg: Config) -> None:
 
 def _down(cfg: Config) -> None:
     pids = part_states(cfg)
+    web.stop(cfg)
     gateway_proc.stop(cfg)
     fake_llm.stop(cfg)
     fakes_proc.stop(cfg)
@@ -170,6 +174,7 @@ def part_states(cfg: Config) -> dict[str, int | None]:
         "fake-llm": fake_llm.running_pid(cfg),
         "fakes": fakes_proc.running_pid(cfg),
         "inbox": inbox_proc.running_pid(cfg),
+        "web": web.running_pid(cfg),
     }
 
 
