@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql invoke schedules-pause schedules-resume schedules-status package bench bench-smoke bench-functions bench-stall bench-documents bench-integrations bench-realtime types backup restore
+.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql chromium invoke schedules-pause schedules-resume schedules-status package bench bench-smoke bench-functions bench-stall bench-documents bench-integrations bench-realtime types backup restore
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -85,7 +85,7 @@ lint: deps
 	.venv/bin/ruff format --check .
 
 # ---- installs (idempotent; stamps re-run them when their inputs change) -----------------
-deps: .venv/.installed node_modules/.installed postgresql
+deps: .venv/.installed node_modules/.installed postgresql chromium
 
 # The stamp lives inside what it stands for: delete .venv or node_modules to reinstall.
 .venv/.installed: pyproject.toml
@@ -109,3 +109,11 @@ postgresql:
 	    echo "create_main_cluster = false" | $(SUDO) tee /etc/postgresql-common/createcluster.conf >/dev/null; } && \
 	  $(SUDO) apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+
+# Chromium and its WebDriver from the OS packages (Debian 12's `chromium`, `chromium-driver`)
+# for the example web page's browser test (tests/test_web_example.py); no browser download.
+chromium:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+	  echo "installing Chromium and chromium-driver from the OS packages" >&2; \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }

@@ -2,7 +2,7 @@
 
 Every value has a local development default and can be overridden by an environment variable
 of the same name (ports: ``API_PORT``, ``DB_PORT``, ``POSTGREST_PORT``, ``AWS_PORT``, ``SMTP_PORT``,
-``MAILPIT_PORT``, ``FAKE_MESHY_PORT``, ``FAKE_VIDEO_PORT``; state:
+``MAILPIT_PORT``, ``FAKE_MESHY_PORT``, ``FAKE_VIDEO_PORT``, ``WEB_PORT``; state:
 ``DEVSTACK_DIR``; secrets: ``JWT_SECRET``, ``ANON_KEY``, ``SERVICE_ROLE_KEY``).
 """
 
@@ -72,6 +72,8 @@ class Config:
     # the local inbox (devstack/inbox.py): SMTP in, Mailpit's HTTP API out
     smtp_port: int = field(default_factory=lambda: _env_int("SMTP_PORT", 54325))
     mailpit_port: int = field(default_factory=lambda: _env_int("MAILPIT_PORT", 54324))
+    # the example web page (devstack/web.py serving examples/web/)
+    web_port: int = field(default_factory=lambda: _env_int("WEB_PORT", 54380))
     jwt_secret: str = field(
         default_factory=lambda: os.environ.get("JWT_SECRET") or DEFAULT_JWT_SECRET
     )
@@ -170,6 +172,10 @@ class Config:
     def mailpit_url(self) -> str:
         return f"http://127.0.0.1:{self.mailpit_port}"
 
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
     def db_url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres:{DB_PASSWORD}@127.0.0.1:{self.db_port}/{dbname}"
 
@@ -227,6 +233,8 @@ class Config:
             "MAILPIT_URL": self.mailpit_url,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp_port),
+            # the example chat page (examples/web/), on its own origin
+            "WEB_URL": self.web_url,
         }
 
     def current_env(self) -> dict[str, str]:

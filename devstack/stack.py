@@ -17,6 +17,7 @@ from devstack import (
     postgres,
     postgrest,
     supabase_cli,
+    web,
 )
 from devstack.config import Config, format_env, read_env_file
 from devstack.procs import StackError, alive, file_lock
@@ -96,6 +97,7 @@ def _stop_started(cfg: Config, before: dict[str, int | None]) -> None:
         "fake-media": fake_media.stop,
         "fakes": fakes_proc.stop,
         "inbox": inbox_proc.stop,
+        "web": web.stop,
         "postgres": postgres.stop,
     }
     for name, pid in part_states(cfg).items():
@@ -134,6 +136,7 @@ def _up(cfg: Config) -> None:
     if read_env_file(cfg) != env:
         _write_env(cfg, env)
     gateway_proc.start(cfg)
+    web.start(cfg)
     status(cfg)
     if migration_error is not None:
         raise MigrationsFailedError(
@@ -149,6 +152,7 @@ def down(cfg: Config) -> None:
 
 def _down(cfg: Config) -> None:
     pids = part_states(cfg)
+    web.stop(cfg)
     gateway_proc.stop(cfg)
     fake_llm.stop(cfg)
     fake_media.stop(cfg)
@@ -175,6 +179,7 @@ def part_states(cfg: Config) -> dict[str, int | None]:
         "fake-media": fake_media.running_pid(cfg),
         "fakes": fakes_proc.running_pid(cfg),
         "inbox": inbox_proc.running_pid(cfg),
+        "web": web.running_pid(cfg),
     }
 
 
