@@ -781,6 +781,9 @@ isOneToOne: true
 "health_check":
 { Args: Record<PropertyKey, never>; Returns: boolean
                            },
+"import_integration_document_version":
+{ Args: { "change_summary": string,"content": string,"link_id": string }; Returns: number
+                           },
 "ingest_activity":
 { Args: { "delivery_id": string,"events": Json,"integration_id": string }; Returns: number
                            },

@@ -509,26 +509,28 @@ def link(
     return LinkResponse(link=LinkOut.model_validate(link_row), document_version=version)
 
 
+def version_summary(meta: dict, prefix: str) -> str:
+    summary = f"{prefix}: {meta.get('name') or meta.get('id')}"
+    if meta.get("version"):
+        summary += f" (Drive version {meta['version']})"
+    return summary[:1000]
+
+
 def import_version(
     rest: Any,
     document_id: str,
     content: str,
     meta: dict,
     summary_prefix: str,
-    generated_by: str | None = None,
 ) -> int:
-    """A new version of the project document with the exported text and a change summary
-    (as the caller: they are its author; as the service role: ``generated_by`` names it)."""
-    summary = f"{summary_prefix}: {meta.get('name') or meta.get('id')}"
-    if meta.get("version"):
-        summary += f" (Drive version {meta['version']})"
+    """A new version of the project document with the exported text and a change summary, as
+    the caller (they are its author; the sync writes its versions through
+    ``store.import_document_version``)."""
     row: dict[str, Any] = {
         "document_id": document_id,
         "content": content[:1_000_000],
-        "change_summary": summary[:1000],
+        "change_summary": version_summary(meta, summary_prefix),
     }
-    if generated_by:
-        row["generated_by"] = generated_by
     try:
         created = rest.insert("document_versions", row, {"select": "version"})
     except ApiError as exc:

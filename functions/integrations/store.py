@@ -202,8 +202,8 @@ def webhook_secret(settings: IntegrationsSettings, integration_id: str) -> str |
 # --- activity ------------------------------------------------------------------------------------
 UNLINKED = -2  # rpc ingest_activity: the owner may no longer write into the project
 UNLINKED_MESSAGE = (
-    "the integration's owner is no longer an editor of the project, so it was unlinked "
-    "and nothing was written"
+    "nothing was written: the integration is not linked to the project (its owner is no "
+    "longer an editor of it, so it was unlinked)"
 )
 
 
@@ -229,3 +229,20 @@ def ingest(
     if written == UNLINKED:
         raise UnlinkedError(UNLINKED_MESSAGE)
     return written
+
+
+def import_document_version(
+    settings: IntegrationsSettings, link_id: str, content: str, change_summary: str
+) -> int:
+    """The sync's new version of a linked project document (its number), written only while
+    the owner may write into the project (checked in the writing transaction), else
+    :class:`UnlinkedError`."""
+    version = int(
+        as_service(settings).rpc(
+            "import_integration_document_version",
+            {"link_id": link_id, "content": content[:1_000_000], "change_summary": change_summary},
+        )
+    )
+    if version == UNLINKED:
+        raise UnlinkedError(UNLINKED_MESSAGE)
+    return version

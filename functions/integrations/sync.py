@@ -31,7 +31,7 @@ from core.rest import as_service
 from integrations import store
 from integrations.config import IntegrationsSettings
 from integrations.providers import GitHub, Google, Meter, ProviderError, call, next_link
-from integrations.service import INTEGRATION_COLUMNS, import_version
+from integrations.service import INTEGRATION_COLUMNS, version_summary
 from integrations.store import ingest
 
 RESOURCES = ("commits", "pulls", "issues", "releases")
@@ -259,13 +259,11 @@ class Syncer:
         content = self.get(
             google.api(f"/drive/v3/files/{file_id}/export"), params={"mimeType": "text/markdown"}
         ).text
-        import_version(
-            as_service(self.settings),
-            str(link["document_id"]),
+        store.import_document_version(
+            self.settings,
+            str(link["id"]),
             content,
-            meta,
-            summary_prefix="Synced from Google Docs",
-            generated_by="google_docs",
+            version_summary(meta, "Synced from Google Docs"),
         )
         self.written += 1
         self.save_cursor(

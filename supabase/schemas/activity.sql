@@ -115,38 +115,20 @@ alter table only public.dashboards
 -- row already ingested (same source and external id) is skipped.
 --
 -- Only while the integration's owner may still write into the project (an editor or above):
--- checked here, in the transaction that writes. The owner's membership row is locked first
--- (for share), then the integration, the order in which a removal or demotion locks them
--- (the row, then trigger project_members_unlink_integrations): a removal either waits for these
--- rows to commit, or commits first and is seen here. An owner who is no longer an editor has
--- the integration unlinked (with its reason and a notification) and nothing written (-2).
+-- private.integration_feed_project checks it in this, the writing transaction, and locks
+-- what a removal would change; an integration without a project, or whose owner lost the
+-- right (unlinked then, with its reason and a notification), gets nothing written (-2).
 create function public.ingest_activity(integration_id uuid, delivery_id text, events jsonb) returns integer
     language plpgsql
     set search_path to ''
     as $$
 declare
   target uuid;
-  owner uuid;
-  locked uuid;
   written int;
 begin
-  select i.project_id, i.user_id into target, owner
-    from public.integrations i where i.id = ingest_activity.integration_id;
+  target := private.integration_feed_project(ingest_activity.integration_id);
   if target is null then
-    raise exception 'integration % has no project', integration_id using errcode = '22023';
-  end if;
-  perform 1 from public.project_members m
-   where m.project_id = target and m.user_id = owner and m.role >= 'editor'
-     for share;
-  if not found then
-    perform private.unlink_integrations(target, owner);
     return -2;
-  end if;
-  select i.project_id into locked
-    from public.integrations i where i.id = ingest_activity.integration_id
-     for share;
-  if locked is distinct from target then
-    raise exception 'integration % has no project', integration_id using errcode = '22023';
   end if;
   if delivery_id is not null then
     insert into private.webhook_deliveries (integration_id, delivery_id)

@@ -404,6 +404,46 @@ $$;
 revoke all on function private.unlink_integrations(project_id uuid, user_id uuid) from public;
 grant all on function private.unlink_integrations(project_id uuid, user_id uuid) to service_role;
 
+-- The project an integration may write into now, or null (no project; or its owner is no
+-- longer an editor of it: then it is unlinked, with its reason and a notification). For the
+-- transactions that write a provider's data into a project (rpc ingest_activity, rpc
+-- import_integration_document_version): the owner's membership row is locked for share
+-- first, then the integration, the order a removal or demotion locks them in (the row, then
+-- trigger project_members_unlink_integrations); so a removal racing a write either waits for
+-- that transaction to commit, or commits first and is seen here.
+create function private.integration_feed_project(integration_id uuid) returns uuid
+    language plpgsql security definer
+    set search_path to ''
+    as $$
+declare
+  target uuid;
+  owner uuid;
+begin
+  select i.project_id, i.user_id into target, owner
+    from public.integrations i where i.id = integration_feed_project.integration_id;
+  if target is null then
+    return null;
+  end if;
+  perform 1 from public.project_members m
+   where m.project_id = target and m.user_id = owner and m.role >= 'editor'
+     for share of m;
+  if not found then
+    perform private.unlink_integrations(target, owner);
+    return null;
+  end if;
+  perform 1 from public.integrations i
+   where i.id = integration_feed_project.integration_id and i.project_id = target
+     for share of i;
+  if not found then
+    return null;
+  end if;
+  return target;
+end;
+$$;
+
+revoke all on function private.integration_feed_project(integration_id uuid) from public;
+grant all on function private.integration_feed_project(integration_id uuid) to service_role;
+
 create function private.unlink_integrations_of_lost_editor() returns trigger
     language plpgsql security definer
     set search_path to ''
@@ -532,6 +572,36 @@ comment on function public.queue_integration_sync(integration_id uuid) is 'Queue
 revoke all on function public.queue_integration_sync(integration_id uuid) from public;
 grant all on function public.queue_integration_sync(integration_id uuid) to authenticated;
 grant all on function public.queue_integration_sync(integration_id uuid) to service_role;
+
+-- The sync's Google Docs import: a new version of the linked project document, written only
+-- while the integration's owner may still write into the project (checked and locked in this
+-- transaction, private.integration_feed_project); -2 and nothing written otherwise.
+create function public.import_integration_document_version(link_id uuid, content text, change_summary text) returns integer
+    language plpgsql
+    set search_path to ''
+    as $$
+declare
+  item public.integration_links;
+  created int;
+begin
+  select * into item from public.integration_links l where l.id = import_integration_document_version.link_id;
+  if not found or item.document_id is null then
+    raise exception 'link % has no project document', link_id using errcode = '22023';
+  end if;
+  if private.integration_feed_project(item.integration_id) is distinct from item.project_id then
+    return -2;
+  end if;
+  insert into public.document_versions (document_id, content, change_summary, generated_by)
+  values (item.document_id, import_integration_document_version.content,
+          import_integration_document_version.change_summary, 'google_docs')
+  returning version into created;
+  return created;
+end;
+$$;
+
+revoke all on function public.import_integration_document_version(link_id uuid, content text, change_summary text) from authenticated;
+revoke all on function public.import_integration_document_version(link_id uuid, content text, change_summary text) from public;
+grant all on function public.import_integration_document_version(link_id uuid, content text, change_summary text) to service_role;
 
 create function public.delete_integration_credentials(integration_id uuid) returns void
     language sql

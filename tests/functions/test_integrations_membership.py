@@ -8,6 +8,7 @@ member through PostgREST, the provider delivers signed webhooks, the schedule ru
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -20,6 +21,7 @@ from tests.functions.integrations_support import (
     events_of,
     new_login,
     seed_github,
+    seed_google,
     wait_job,
 )
 from tests.functions.test_integrations_webhooks import (
@@ -155,6 +157,40 @@ def test_the_writing_transaction_rechecks_the_rule_without_the_trigger(
     assert_unlinked_with_reason(stack, team, admin, integration_id)
 
 
+def test_a_removal_racing_a_delivery_is_seen_by_the_writing_transaction(
+    stack: Stack, team: Team
+) -> None:
+    """The removal is made but not yet committed when a delivery arrives: the delivery's
+    transaction waits on the membership row it locks, then sees the removal and writes
+    nothing (it cannot write into the project after the person has left it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    admin = team.members["admin"]
+    integration_id, secret = make_integration(stack, team, "jira")
+    with psycopg.connect(stack.env["DB_URL"]) as removal, ThreadPoolExecutor(1) as pool:
+        removal.execute(
+            "delete from public.project_members where project_id = %s and user_id = %s",
+            (team.project_id, admin.id),
+        )
+        delivery = pool.submit(jira_delivery, stack, integration_id, secret)
+        for _ in range(400):  # until the delivery's transaction waits for the removal's locks
+            waiting = stack.sql(
+                "select 1 from pg_stat_activity where wait_event_type = 'Lock'"
+                " and query ilike '%%ingest_activity%%'"
+            )
+            if waiting or delivery.done():
+                break
+            time.sleep(0.05)
+        assert waiting and not delivery.done(), "the delivery should wait for the removal"
+        removal.commit()
+        answer = delivery.result(timeout=120)
+    assert answer.status_code == 409, answer.text
+    assert events_of(stack, team.project_id) == []
+    assert_unlinked_with_reason(stack, team, admin, integration_id)
+
+
 # --- scheduled syncs ------------------------------------------------------------------------------
 def _linked_repo(stack: Stack, team: Team, member: TestUser) -> tuple[str, str]:
     login = new_login()
@@ -213,7 +249,7 @@ def test_a_sync_that_slipped_past_the_trigger_writes_nothing_and_unlinks(
     assert len(jobs) == 1
     job = wait_job(stack, str(jobs[0]["id"]))
     assert job["status"] == "failed" and job["events_written"] == 0, job
-    assert "no longer an editor" in job["error"]
+    assert "no longer an editor" in job["error"], job
     assert len(events_of(stack, team.project_id)) == before
     assert_unlinked_with_reason(stack, team, member, integration_id)
 
@@ -236,3 +272,29 @@ def test_an_admin_demoted_to_editor_keeps_feeding_but_can_no_longer_link(
     assert synced.status_code == 202, synced.text
     assert wait_job(stack, synced.json()["id"])["status"] == "succeeded"
     assert len(events_of(stack, team.project_id)) == 5  # 2 at link time, 3 more now
+
+
+def test_a_google_docs_sync_that_slipped_past_the_trigger_adds_no_version(
+    stack: Stack, team: Team, functions_env: dict[str, str]
+) -> None:
+    member = stack.new_user()
+    add_member(stack, team.project_id, member, "admin")
+    email = f"{new_login()}@example.test"
+    seed_google(stack, email, [{"id": "doc-1", "name": "Spec", "content": "# v1"}])
+    integration_id = connect(stack, member, email, "google_docs", team.project_id)
+    with stack.http(member.token) as http:
+        answer = http.post(f"{BASE}/{integration_id}/links", json={"external_id": "doc-1"})
+    assert answer.status_code == 201, answer.text
+    document_id = answer.json()["link"]["document_id"]
+    seed_google(stack, email, [{"id": "doc-1", "name": "Spec", "content": "# v2"}])
+    remove_unseen(stack, team, member)
+    _schedule(functions_env)
+    jobs = _scheduled_jobs(stack, integration_id)
+    assert len(jobs) == 1
+    job = wait_job(stack, str(jobs[0]["id"]))
+    assert job["status"] == "failed" and job["events_written"] == 0, job
+    versions = stack.sql(
+        "select version from public.document_versions where document_id = %s", (document_id,)
+    )
+    assert versions == [{"version": 1}], "the changed document is not synced into the project"
+    assert_unlinked_with_reason(stack, team, member, integration_id)
