@@ -96,7 +96,7 @@ class Person(HttpUser):
         )
         if signed.status_code != 201:
             return
-        form = signed.json()
+        form = signed.json()["upload"]
         # straight to S3 with the presigned form (no gateway headers), timed all the same
         self.client.post(
             form["url"],
