@@ -107,6 +107,10 @@ class Person(HttpUser):
         )
 
     @task(1)
+    def health(self) -> None:
+        self.client.get("/functions/v1/health", name="function: health")
+
+    @task(1)
     def generate_document(self) -> None:
         # rarely: each costs a worker run
         if random.random() > 0.2:
