@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql chromium invoke schedules-pause schedules-resume schedules-status package bench bench-smoke bench-functions bench-stall bench-documents bench-integrations bench-realtime types backup restore
+.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql chromium invoke schedules-pause schedules-resume schedules-status package bench bench-smoke soak bench-functions bench-stall bench-documents bench-integrations bench-realtime types backup restore
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -63,6 +63,9 @@ bench: deps ## RLS cost at scale (seeds a separate `bench` database; BENCH_SCALE
 
 bench-smoke: up ## every benchmark at a tiny scale (seconds each; what `make test` runs: tests/test_bench_smoke.py)
 	$(PY) -m bench.smoke $(BENCH_ARGS)
+
+soak: up ## a few minutes of a realistic mix through the gateway (locust; SOAK_SECONDS=180 SOAK_USERS=20) -> bench/README.md
+	$(PY) -m bench.soak $(BENCH_ARGS)
 
 bench-stall: up ## one user's 24 slow requests vs another user's latency, cap off and on (bench/README.md)
 	$(PY) -m bench.stall $(BENCH_ARGS)

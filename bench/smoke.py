@@ -44,6 +44,7 @@ SMOKES: dict[str, list[str]] = {
     "realtime_bench": ["bench/realtime_bench.py", "--joins", "3", "--subscribers-max", "5",
                        "--messages", "2", "--deliveries", "50", "--inserts", "2",
                        "--no-readme"],
+    "soak": ["-m", "bench.soak", "--seconds", "10", "--users", "2", "--no-readme"],
     # privacy_bench writes no README; its own smallest honest run
     "privacy_bench": ["-m", "bench.privacy_bench", "--rows", "30"],
 }  # fmt: skip

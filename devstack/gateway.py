@@ -200,7 +200,9 @@ class RestProxy:
             response = await self.client.send(upstream, stream=True)
         except httpx.HTTPError as exc:
             log.warning("PostgREST unreachable: %s", exc)
-            return _error(503, "PostgREST is not reachable", str(exc))
+            refused = _error(503, "PostgREST is not reachable", str(exc))
+            refused.headers["Retry-After"] = "2"
+            return refused
         proxied = StreamingResponse(
             response.aiter_raw(),
             status_code=response.status_code,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core import aws, log, metrics
 from core.batch import PermanentRecordError, context_request_id, process_sqs_batch
+from core.errors import ApiError
 from core.events import ScheduledEvent, SqsRecord
 from core.rest import Rest, as_service
 from core.settings import Settings, SettingsError, load_settings
@@ -162,12 +164,34 @@ def _short(text: str, limit: int = 1000) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# While PostgREST or Postgres restarts, the data API answers 503 for a second or two: the
+# bookkeeping of a job (its result, its retry) is retried over that window rather than lost,
+# so a job whose work is done is not left "running" until the dispatcher's timeout.
+SETTLE_BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 2.0, 2.0)
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """The data API is down (not: the request was wrong)."""
+    return isinstance(exc, ApiError) and exc.status == 503
+
+
 def _update(
     rest: Rest, kind: JobKind, job_id: str, where: Mapping[str, str], values: Mapping[str, Any]
 ) -> bool:
-    """A conditional update of one job; True when the row matched (and was written)."""
+    """A conditional update of one job; True when the row matched (and was written).
+    Retried while the data API is unavailable (the update is conditional, so a retry of one
+    that did land matches nothing and answers False)."""
     params = {kind.id_column: f"eq.{job_id}", "select": kind.id_column, **where}
-    return bool(rest.update(kind.table, params, dict(values)))
+    for pause in (*SETTLE_BACKOFF_S, None):
+        try:
+            return bool(rest.update(kind.table, params, dict(values)))
+        except ApiError as exc:
+            if pause is None or not _unavailable(exc):
+                raise
+            log.warning("job update", job_id=job_id, kind=kind.name, outcome="retrying",
+                        reason=exc.code)  # fmt: skip
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 # --- send ------------------------------------------------------------------------------------
@@ -415,6 +439,23 @@ def _run_record(
         retryable = isinstance(exc, JobError)
         reason = exc.message if isinstance(exc, JobError) else k.unexpected_error
         fields = exc.fields if isinstance(exc, JobError) else {}
+        if _unavailable(exc):
+            # our own data API was down mid-job (a restart): not the job's fault, so the
+            # attempt is given back; SQS redelivers the record after its visibility timeout
+            _update(
+                rest,
+                k,
+                job_id,
+                mine,
+                {
+                    k.status_column: k.queued,
+                    k.attempts_column: attempt - 1,
+                    k.dispatched_at_column: _iso(_now()),
+                    k.error_column: "the data API was unavailable; retrying",
+                },
+            )
+            metrics.count(metrics.JOBS_RETRIED, kind=k.name)
+            raise
         if not retryable:
             log.exception("job handler", exc, job_id=job_id, kind=k.name, attempt=attempt)
         if attempt < k.max_attempts:

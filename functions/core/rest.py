@@ -33,6 +33,9 @@ def http_client(timeout: float = 10.0) -> httpx.Client:
     return _client
 
 
+# a 503 of ours says when to come back: PostgREST and Postgres restart within seconds
+RETRY_LATER = {"Retry-After": "2"}
+
 # SQLSTATE (or PostgREST code) -> (status, error code)
 _SQLSTATE: dict[str, tuple[int, str]] = {
     "42501": (403, "forbidden"),  # insufficient privilege / row-level security
@@ -71,8 +74,11 @@ def error_from_response(response: httpx.Response) -> ApiError:
         return ApiError(
             504, "database_timeout", "the database query took too long and was cancelled"
         )
-    if code.startswith("PGRST0") or response.status_code in (502, 503, 504):
-        return ApiError(503, "database_unavailable", "the database is not reachable")
+    if (
+        code.startswith(("PGRST0", "08", "57P"))  # no connection / connection lost / shutdown
+        or response.status_code in (502, 503, 504)
+    ):
+        return ApiError(503, "database_unavailable", "the database is not reachable", RETRY_LATER)
     if response.status_code in (401, 403):
         return ApiError(response.status_code, "forbidden", message)
     if 400 <= response.status_code < 500:
@@ -117,7 +123,9 @@ class Rest:
                 timeout=self._timeout if timeout is None else timeout,
             )
         except httpx.HTTPError as exc:
-            raise ApiError(503, "data_api_unavailable", "the data API is not reachable") from exc
+            raise ApiError(
+                503, "data_api_unavailable", "the data API is not reachable", RETRY_LATER
+            ) from exc
         if response.status_code >= 400:
             raise error_from_response(response)
         return response
