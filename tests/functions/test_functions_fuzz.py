@@ -67,7 +67,8 @@ health_lazy = schemathesis.pytest.from_fixture("health_schema")
 
 
 def _no_server_error(case: Any, headers: dict[str, str] | None) -> None:
-    CASES[f"{case.method} {case.operation.path}"] += 1
+    title = case.operation.schema.raw_schema.get("info", {}).get("title", "?")
+    CASES[f"{title}: {case.operation.label}"] += 1
     response = case.call(headers=headers)
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text}"
@@ -321,7 +322,7 @@ def test_signed_webhooks_never_answer_5xx(
     def case(data: st.DataObject) -> None:
         raw = _body(data, provider)
         headers = _headers(data, provider, secret, raw, url)
-        CASES[f"POST /webhooks/{provider} (signed)"] += 1
+        CASES[f"integrations: POST /webhooks/{provider} (signed)"] += 1
         response = client.post(
             path, content=raw, headers={"Content-Type": "application/json", **headers}
         )
