@@ -65,6 +65,12 @@ class Config:
     # the local inbox (devstack/inbox.py): SMTP in, Mailpit's HTTP API out
     smtp_port: int = field(default_factory=lambda: _env_int("SMTP_PORT", 54325))
     mailpit_port: int = field(default_factory=lambda: _env_int("MAILPIT_PORT", 54324))
+    # the gateway's function pool (devstack/function_pool.py): requests at once, and the time
+    # after which a request gets 504 and its worker is replaced
+    function_workers: int = field(default_factory=lambda: _env_int("FUNCTION_WORKERS", 4))
+    function_timeout_seconds: int = field(
+        default_factory=lambda: _env_int("FUNCTION_TIMEOUT_SECONDS", 60)
+    )
     jwt_secret: str = field(
         default_factory=lambda: os.environ.get("JWT_SECRET") or DEFAULT_JWT_SECRET
     )

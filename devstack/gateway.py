@@ -255,18 +255,19 @@ class Gateway:
 
 
 def create_app(
-    env: dict[str, str], functions_dir: Path, config_toml: Path | None = None
+    env: dict[str, str],
+    functions_dir: Path,
+    config_toml: Path | None = None,
+    *,
+    function_workers: int = 4,
+    function_timeout_seconds: float = 60,
 ) -> ASGIApp:
     """The gateway app. Sets the functions' settings in os.environ before importing them."""
     os.environ.update(function_env(env))
     api_keys = {env["ANON_KEY"], env["SERVICE_ROLE_KEY"]}
     proxy = RestProxy(env["POSTGREST_URL"], api_keys)
     config_toml = config_toml or functions_dir.parent / "supabase" / "config.toml"
-    functions = FunctionPool(
-        functions_dir,
-        size=int(os.environ.get("FUNCTION_WORKERS", "4")),
-        timeout=float(os.environ.get("FUNCTION_TIMEOUT_SECONDS", "60")),
-    )
+    functions = FunctionPool(functions_dir, size=function_workers, timeout=function_timeout_seconds)
 
     realtime = realtime_server(env)
 
@@ -340,7 +341,12 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     cfg = Config()
     env = cfg.current_env()
-    app = create_app(env, cfg.functions_dir)
+    app = create_app(
+        env,
+        cfg.functions_dir,
+        function_workers=cfg.function_workers,
+        function_timeout_seconds=cfg.function_timeout_seconds,
+    )
     uvicorn.run(
         app,
         host="127.0.0.1",
