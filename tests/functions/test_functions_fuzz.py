@@ -12,6 +12,7 @@ The number of cases run per route is printed at the end of the module.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,8 +29,10 @@ from tests.support import Stack
 
 CASES: Counter[str] = Counter()  # per route; printed by tests/functions/conftest.py
 
+# FUZZ_SCALE=10 runs ten times the cases (a longer hunt than `make test` affords)
+SCALE = max(1, int(os.environ.get("FUZZ_SCALE") or 1))
 FUZZ = settings(
-    max_examples=100,
+    max_examples=100 * SCALE,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
@@ -96,7 +99,7 @@ def test_health_api_never_answers_5xx(case: Any) -> None:
 
 
 # --- the other functions, authenticated as a member ----------------------------------------
-OTHERS = settings(FUZZ, max_examples=20)
+OTHERS = settings(FUZZ, max_examples=20 * SCALE)
 NO_LIMIT = {"rate_limit_per_minute": 100_000}
 
 
@@ -170,7 +173,7 @@ def test_privacy_api_never_answers_5xx(case: Any, privacy_headers: dict[str, str
 
 
 # --- webhooks, signed with the integration's secret -----------------------------------------
-WEBHOOK_EXAMPLES = 50
+WEBHOOK_EXAMPLES = 50 * SCALE
 
 
 def _field_names() -> list[str]:
