@@ -74,6 +74,12 @@ class Config:
     mailpit_port: int = field(default_factory=lambda: _env_int("MAILPIT_PORT", 54324))
     # the example web page (devstack/web.py serving examples/web/)
     web_port: int = field(default_factory=lambda: _env_int("WEB_PORT", 54380))
+    # the gateway's function pool (devstack/function_pool.py): requests at once, and the time
+    # after which a request gets 504 and its worker is replaced
+    function_workers: int = field(default_factory=lambda: _env_int("FUNCTION_WORKERS", 4))
+    function_timeout_seconds: int = field(
+        default_factory=lambda: _env_int("FUNCTION_TIMEOUT_SECONDS", 60)
+    )
     jwt_secret: str = field(
         default_factory=lambda: os.environ.get("JWT_SECRET") or DEFAULT_JWT_SECRET
     )

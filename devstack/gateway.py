@@ -4,7 +4,8 @@
   header (or query parameter) to be one of the project's keys and, when the request has no
   ``Authorization`` header, sends ``Bearer <apikey>`` so PostgREST picks the key's role.
 - ``/auth/v1/*`` is Supabase Auth's API, served by ``devstack/auth/`` (same apikey rule).
-- ``/functions/v1/<name>/*`` is served by ``functions/<name>/app.py``'s ASGI ``app``.
+- ``/functions/v1/<name>/*`` is served by ``functions/<name>/app.py``'s ASGI ``app``, in a
+  bounded pool of worker processes (``devstack/function_pool.py``), never on this event loop.
 - ``devstack.events`` (if present) delivers local events in the background.
 
 Run as its own process by ``python -m devstack up``: ``python -m devstack.gateway``.
@@ -19,8 +20,6 @@ import importlib.util
 import inspect
 import logging
 import os
-import sys
-import traceback
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from devstack.config import Config, function_env
+from devstack.function_pool import FunctionPool
 
 log = logging.getLogger("devstack.gateway")
 
@@ -228,39 +228,10 @@ def _upstream_url(request: Request) -> httpx.URL:
     return httpx.URL(path.decode("latin-1")).copy_with(query=query or None)
 
 
-def _broken_app(name: str, error: str) -> ASGIApp:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse(
-            {"error": "function_import_failed", "message": f"{name}: {error}"}, status_code=500
-        )
-        await response(scope, receive, send)
-
-    return app
-
-
-def discover_functions(functions_dir: Path) -> dict[str, ASGIApp]:
-    """Import ``functions/<name>/app.py``'s ``app`` for every folder that has one (not core)."""
-    apps: dict[str, ASGIApp] = {}
-    if not functions_dir.is_dir():
-        return apps
-    if str(functions_dir) not in sys.path:
-        sys.path.insert(0, str(functions_dir))
-    for folder in sorted(functions_dir.iterdir()):
-        name = folder.name
-        if name == "core" or name.startswith((".", "_")) or not (folder / "app.py").is_file():
-            continue
-        try:
-            apps[name] = importlib.import_module(f"{name}.app").app
-        except Exception as exc:
-            log.error("function %s failed to import:\n%s", name, traceback.format_exc())
-            apps[name] = _broken_app(name, repr(exc))
-    return apps
-
-
 class Gateway:
-    """Dispatches ``/functions/v1/<name>`` to the function apps, everything else to ``rest``."""
+    """Dispatches ``/functions/v1/<name>`` to the function pool, everything else to ``rest``."""
 
-    def __init__(self, rest_app: ASGIApp, functions: dict[str, ASGIApp]) -> None:
+    def __init__(self, rest_app: ASGIApp, functions: FunctionPool) -> None:
         self.rest_app = rest_app
         self.functions = functions
 
@@ -268,8 +239,7 @@ class Gateway:
         path = scope.get("path", "")
         if scope["type"] in ("http", "websocket") and path.startswith(FUNCTIONS_PREFIX):
             name, _, rest = path[len(FUNCTIONS_PREFIX) :].partition("/")
-            app = self.functions.get(name)
-            if app is None:
+            if name not in self.functions.names:
                 response = JSONResponse(
                     {"code": "NOT_FOUND", "message": "Requested function was not found"},
                     status_code=404,
@@ -281,26 +251,32 @@ class Gateway:
             child["root_path"] = scope.get("root_path", "") + mount
             child["path"] = mount + "/" + rest
             child["raw_path"] = child["path"].encode()
-            await app(child, receive, send)
+            await self.functions(name, child, receive, send)
             return
         await self.rest_app(scope, receive, send)
 
 
 def create_app(
-    env: dict[str, str], functions_dir: Path, config_toml: Path | None = None
+    env: dict[str, str],
+    functions_dir: Path,
+    config_toml: Path | None = None,
+    *,
+    function_workers: int = 4,
+    function_timeout_seconds: float = 60,
 ) -> ASGIApp:
     """The gateway app. Sets the functions' settings in os.environ before importing them."""
     os.environ.update(function_env(env))
     api_keys = {env["ANON_KEY"], env["SERVICE_ROLE_KEY"]}
     proxy = RestProxy(env["POSTGREST_URL"], api_keys)
     config_toml = config_toml or functions_dir.parent / "supabase" / "config.toml"
-    functions = discover_functions(functions_dir)
+    functions = FunctionPool(functions_dir, size=function_workers, timeout=function_timeout_seconds)
 
     realtime = realtime_server(env)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task: asyncio.Task[Any] | None = None
+        await functions.start()
         await realtime.start()
         if importlib.util.find_spec("devstack.events") is not None:
             events = importlib.import_module("devstack.events")
@@ -316,9 +292,10 @@ def create_app(
                     await task
             await proxy.client.aclose()
             await realtime.stop()
+            await functions.stop()
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "functions": sorted(functions)})
+        return JSONResponse({"status": "ok", "functions": functions.names})
 
     async def not_found(request: Request) -> Response:
         return _error(404, "no Route matched with those values")
@@ -366,7 +343,12 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     cfg = Config()
     env = cfg.current_env()
-    app = create_app(env, cfg.functions_dir)
+    app = create_app(
+        env,
+        cfg.functions_dir,
+        function_workers=cfg.function_workers,
+        function_timeout_seconds=cfg.function_timeout_seconds,
+    )
     uvicorn.run(
         app,
         host="127.0.0.1",

@@ -186,3 +186,14 @@ def log_lines() -> Iterator[io.StringIO]:
 
 def log_records(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many cases the fuzzers ran per route (tests/functions/test_functions_fuzz.py)."""
+    fuzz = sys.modules.get("tests.functions.test_functions_fuzz")
+    cases = getattr(fuzz, "CASES", None)
+    if not cases:
+        return
+    terminalreporter.write_sep("-", f"fuzz: {sum(cases.values())} cases")
+    for route, count in sorted(cases.items()):
+        terminalreporter.write_line(f"{count:6d}  {route}")
