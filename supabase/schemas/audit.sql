@@ -111,6 +111,14 @@ declare
   what public.audit_action := lower(tg_op)::public.audit_action;
   changed text[];
 begin
+  -- an erasure's bulk changes (private.erase_person sets this for its transaction) are
+  -- recorded by the request itself (privacy_requests) and by what happens to projects and
+  -- memberships, not by one entry per deleted task or message, which the redaction would
+  -- then have to rewrite
+  if current_setting('collab.erasing', true) <> ''
+     and tg_table_name not in ('projects', 'project_members', 'privacy_requests') then
+    return null;
+  end if;
   if tg_op = 'UPDATE' then
     select coalesce(array_agg(n.key order by n.key), '{}') into changed
       from jsonb_each(new_row) n
