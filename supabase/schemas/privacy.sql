@@ -231,8 +231,7 @@ begin
      limit 1;
     if heir is null then
       return query select f.bucket, f.object_key from public.files f where f.project_id = owned.id;
-      -- a soft delete first, then the real one (the trigger hard-deletes what is already deleted)
-      delete from public.projects p where p.id = owned.id;
+      -- for real: private.soft_delete lets an erasure's deletes through
       delete from public.projects p where p.id = owned.id;
     else
       update public.project_members pm set role = 'owner'
@@ -246,8 +245,8 @@ begin
   -- their files go with the auth user (files.uploaded_by cascades); their objects with them
   return query select f.bucket, f.object_key from public.files f where f.uploaded_by = person;
 
-  -- their messages are deleted, not anonymised (soft first: the trigger then lets the delete through)
-  update public.messages m set deleted_at = coalesce(m.deleted_at, now()) where m.author_id = person;
+  -- their messages are deleted, not anonymised, in one statement (private.soft_delete lets an
+  -- erasure's deletes through: no soft delete first, no preview refresh per message)
   delete from public.messages m where m.author_id = person;
 
   -- other people's notifications: those quoting their messages go; ids of them become null
