@@ -2,6 +2,12 @@
 people's rows, in a database of its own on the local cluster, served by its own PostgREST.
 
     BENCH_DB=privacy_bench BENCH_POSTGREST_PORT=<free port> .venv/bin/python -m bench.privacy_bench
+    .venv/bin/python -m bench.privacy_bench --smoke   # seconds, against the running dev stack
+
+``--smoke`` (what ``tests/functions/test_privacy_bench_smoke.py`` runs in ``make test``) seeds a
+few hundred rows into the dev stack's own database and runs the same export and erasure
+through its PostgREST, so a schema change that breaks the seed or the worker fails the suite;
+both people are erased afterwards. Its figures mean nothing.
 
 Each run is a child process (the worker's code unchanged: ``privacy.service.run_export`` /
 ``run_erasure`` against PostgREST and moto), so its peak RSS is the worker's alone. The export
@@ -110,7 +116,7 @@ class BenchSettings(PrivacySettings):
     def rest_url(self):  # the bench PostgREST serves the API at its root
         return self.supabase_url.rstrip("/")
 
-settings = BenchSettings()
+settings = BenchSettings() if "{root}" == "root" else PrivacySettings()
 started = time.perf_counter()
 result = service.run_{what}(settings, {{"id": "{request_id}", "user_id": "{person}"}})
 seconds = time.perf_counter() - started
@@ -130,46 +136,65 @@ def _request(db_url: str, person: str, kind: str) -> str:
     return str(row[0])
 
 
+SMOKE_ROWS = 300
+
+
+def _forget(db_url: str, people: list[str]) -> None:
+    """The smoke run's people leave the dev database (the large one already went through the
+    worker's erasure; ``erase_user`` takes the others, and is a no-op for one already gone)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for person in people:
+            conn.execute("select private.erase_user(%s)", (person,))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.privacy_bench")
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few hundred rows in the running dev stack (seconds): proves the bench runs",
+    )
     args = parser.parse_args(argv)
     cfg = Config()
     env = cfg.current_env()
-    _say(f"database {benchdb.DB_NAME}: bootstrap and migrations")
-    benchdb.ensure(cfg)
-    db_url = benchdb.url(cfg)
-    benchdb.start(cfg)
-    child_env = {
-        **os.environ,
-        **function_env(env),
-        "SUPABASE_URL": benchdb.base_url(),
-        "PYTHONPATH": str(ROOT / "functions"),
-    }
-    figures: dict[str, Any] = {"rows": args.rows}
+    rows = SMOKE_ROWS if args.smoke else args.rows
+    child_env = {**os.environ, **function_env(env), "PYTHONPATH": str(ROOT / "functions")}
+    if args.smoke:
+        db_url, root = env["DB_URL"], "gateway"
+    else:
+        _say(f"database {benchdb.DB_NAME}: bootstrap and migrations")
+        benchdb.ensure(cfg)
+        db_url, root = benchdb.url(cfg), "root"
+        benchdb.start(cfg)
+        child_env["SUPABASE_URL"] = benchdb.base_url()
+    figures: dict[str, Any] = {"rows": rows, "smoke": args.smoke}
+    seeded: list[str] = []
     try:
         _say("noise: another person with as many rows")
-        seed_person(db_url, args.rows)
-        for label, rows in (("small", args.rows // 10), ("large", args.rows)):
-            _say(f"seeding a person with {rows} rows")
+        seeded.append(seed_person(db_url, rows))
+        for label, count in (("small", rows // 10), ("large", rows)):
+            _say(f"seeding a person with {count} rows")
             started = time.perf_counter()
-            person = seed_person(db_url, rows)
+            person = seed_person(db_url, count)
+            seeded.append(person)
             _say(f"seeded in {time.perf_counter() - started:.1f} s; exporting")
             request_id = _request(db_url, person, "export")
             answer = _child(
-                _RUN.format(what="export", request_id=request_id, person=person), child_env
+                _RUN.format(what="export", request_id=request_id, person=person, root=root),
+                child_env,
             )
             figures[f"export_{label}"] = {
-                "rows": rows,
+                "rows": count,
                 "seconds": answer["seconds"],
                 "peak_rss_mib": round(answer["rss_kib"] / 1024, 1),
             }
-            _say(f"export of {rows} rows: {figures[f'export_{label}']}")
+            _say(f"export of {count} rows: {figures[f'export_{label}']}")
         request_id = _request(db_url, person, "erasure")
         answer = _child(
-            _RUN.format(what="erasure", request_id=request_id, person=person), child_env
+            _RUN.format(what="erasure", request_id=request_id, person=person, root=root), child_env
         )
-        figures["erasure_large"] = {"rows": args.rows, "seconds": answer["seconds"]}
+        figures["erasure_large"] = {"rows": rows, "seconds": answer["seconds"]}
         with psycopg.connect(db_url) as conn:
             left = conn.execute(
                 "select (select count(*) from public.tasks where created_by = %s)"
@@ -179,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             ).fetchone()
         figures["erasure_large"]["rows_left"] = left[0] if left else None
     finally:
-        benchdb.stop(cfg)
+        if args.smoke:
+            _forget(db_url, seeded)
+        else:
+            benchdb.stop(cfg)
     print(json.dumps(figures))
     return 0
 

@@ -832,6 +832,9 @@ isOneToOne: true
         isOneToOne: false
         isSetofReturn: true
       } },
+"privacy_export_batch":
+{ Args: { "after_key"?: Json,"after_table"?: number,"max_rows"?: number,"user_id": string }; Returns: Json
+                           },
 "privacy_export_page":
 { Args: { "after_key"?: Json,"page_size"?: number,"table_name": string,"table_schema": string,"user_id": string }; Returns: Json
                            },

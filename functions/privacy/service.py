@@ -12,6 +12,7 @@ import json
 import time
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -285,6 +286,74 @@ def _zip_time() -> tuple[int, int, int, int, int, int]:
     return (now.year, now.month, now.day, now.hour, now.minute, now.second)
 
 
+def export_batches(settings: PrivacySettings, svc: Rest, user_id: str) -> Iterator[dict[str, Any]]:
+    """The segments of the person's rows, table after table (``rpc/privacy_export_batch``):
+    each ``{"table", "count", "rows"}`` with the rows already JSON text, many tables and up to
+    ``privacy_export_batch_rows`` rows a round trip. The next batch is asked for while the
+    caller compresses and uploads this one (the database and the worker work at once); at
+    most two batches are held."""
+
+    def fetch(after_table: int, after_key: Any) -> dict[str, Any]:
+        return svc.request(
+            "POST",
+            "rpc/privacy_export_batch",
+            json={
+                "user_id": user_id,
+                "after_table": after_table,
+                "after_key": after_key,
+                "max_rows": settings.privacy_export_batch_rows,
+            },
+            timeout=settings.privacy_bulk_rpc_timeout_seconds,
+        ).json()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        batch = fetch(0, None)
+        while True:
+            ahead = (
+                None
+                if batch["done"]
+                else pool.submit(fetch, batch["next_table"], batch["next_key"])
+            )
+            yield from batch["segments"]
+            if ahead is None:
+                return
+            batch = ahead.result()
+
+
+def _write_tables(
+    zf: zipfile.ZipFile,
+    settings: PrivacySettings,
+    svc: Rest,
+    user_id: str,
+    summary: ExportSummary,
+) -> None:
+    """``data/<schema>.<table>.json`` for every table the catalog names, streamed: one
+    segment (at most a batch of rows) in memory at a time."""
+    out: Any = None
+    label = None
+    try:
+        for segment in export_batches(settings, svc, user_id):
+            if segment["table"] != label:
+                if out is not None:
+                    out.write(b"\n]\n" if summary.tables[label] else b"]\n")
+                    out.close()
+                label = segment["table"]
+                summary.tables[label] = 0
+                info = zipfile.ZipInfo(f"data/{label}.json", date_time=_zip_time())
+                info.compress_type = zipfile.ZIP_DEFLATED
+                out = zf.open(info, "w", force_zip64=True)
+                out.write(b"[")
+            if segment["count"]:
+                out.write(b",\n" if summary.tables[label] else b"\n")
+                out.write(segment["rows"].encode())
+                summary.tables[label] += segment["count"]
+        if out is not None:
+            out.write(b"\n]\n" if summary.tables[label] else b"]\n")
+    finally:
+        if out is not None:
+            out.close()
+
+
 def run_export(settings: PrivacySettings, request: dict[str, Any]) -> dict[str, Any]:
     """Stream the person's archive to S3; the result columns of the completed request."""
     request_id = str(request["id"])
@@ -298,29 +367,14 @@ def run_export(settings: PrivacySettings, request: dict[str, Any]) -> dict[str, 
     key = export_key(user_id, request_id)
     expires_at = _now() + timedelta(days=settings.privacy_export_ttl_days)
     summary = ExportSummary()
-    tables = svc.rpc("privacy_export_tables", {})
     writer = MultipartWriter(
         aws.s3(settings), bucket, key, metadata={"privacy-request-id": request_id}
     )
     try:
-        with zipfile.ZipFile(writer, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-            for table in tables:
-                schema, name = table["table_schema"], table["table_name"]
-                label = f"{schema}.{name}"
-                count = 0
-                info = zipfile.ZipInfo(f"data/{label}.json", date_time=_zip_time())
-                info.compress_type = zipfile.ZIP_DEFLATED
-                with zf.open(info, "w", force_zip64=True) as out:
-                    out.write(b"[")
-                    for rows in export_pages(
-                        svc, user_id, schema, name, settings.privacy_export_page_size
-                    ):
-                        for row in rows:
-                            out.write(b",\n" if count else b"\n")
-                            out.write(json.dumps(row, ensure_ascii=False).encode())
-                            count += 1
-                    out.write(b"\n]\n" if count else b"]\n")
-                summary.tables[label] = count
+        with zipfile.ZipFile(
+            writer, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=1
+        ) as zf:
+            _write_tables(zf, settings, svc, user_id, summary)
             _write_files(zf, settings, svc, user_id, summary)
             zf.writestr(
                 zipfile.ZipInfo("README.txt", date_time=_zip_time()),

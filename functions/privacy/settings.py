@@ -16,6 +16,8 @@ class PrivacySettings(Settings):
     # the archive's lifetime: the bucket's lifecycle rule says the same (serverless.yml)
     privacy_export_ttl_days: int = Field(default=7, ge=1, le=30)
     privacy_export_page_size: int = Field(default=1000, ge=1, le=5000)
+    # rows a round trip of the export carries (rpc/privacy_export_batch), across tables
+    privacy_export_batch_rows: int = Field(default=10000, ge=1, le=20000)
     # an erasure needs a sign-in this recent (amr timestamps; the database checks 10 minutes)
     privacy_reauth_seconds: int = Field(default=600, ge=60, le=600)
     # on: the auth user is deleted through Auth's admin API (<SUPABASE_URL>/auth/v1/admin/

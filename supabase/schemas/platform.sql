@@ -98,6 +98,9 @@ begin
   if pg_trigger_depth() > 1 then
     return old;  -- a cascade from a parent being deleted for real (the purge)
   end if;
+  if current_setting('collab.erasing', true) <> '' then
+    return old;  -- an erasure (private.erase_person) deletes for real, in one statement
+  end if;
   if old.deleted_at is null then
     execute format('update %I.%I set deleted_at = now() where id = $1', tg_table_schema, tg_table_name)
       using old.id;

@@ -205,6 +205,8 @@ declare
   name text;
   handle text;
 begin
+  -- the audit trail records the erasure, not each row it removes (private.audit)
+  perform set_config('collab.erasing', person::text, true);
   select p.full_name, p.username into name, handle from public.profiles p where p.id = person;
   -- their name in the generated text of the projects they belong to (the template's member
   -- list, what a model wrote from it): members and their documents stay, the name goes
@@ -229,8 +231,7 @@ begin
      limit 1;
     if heir is null then
       return query select f.bucket, f.object_key from public.files f where f.project_id = owned.id;
-      -- a soft delete first, then the real one (the trigger hard-deletes what is already deleted)
-      delete from public.projects p where p.id = owned.id;
+      -- for real: private.soft_delete lets an erasure's deletes through
       delete from public.projects p where p.id = owned.id;
     else
       update public.project_members pm set role = 'owner'
@@ -244,8 +245,8 @@ begin
   -- their files go with the auth user (files.uploaded_by cascades); their objects with them
   return query select f.bucket, f.object_key from public.files f where f.uploaded_by = person;
 
-  -- their messages are deleted, not anonymised (soft first: the trigger then lets the delete through)
-  update public.messages m set deleted_at = coalesce(m.deleted_at, now()) where m.author_id = person;
+  -- their messages are deleted, not anonymised, in one statement (private.soft_delete lets an
+  -- erasure's deletes through: no soft delete first, no preview refresh per message)
   delete from public.messages m where m.author_id = person;
 
   -- other people's notifications: those quoting their messages go; ids of them become null
@@ -278,6 +279,8 @@ begin
    where r.user_id = person and r.result_location is not null;
 
   delete from private.rate_limits r where r.user_id = person;
+  -- what the account's deletion would cascade to row by row, at once: their notifications
+  delete from public.notifications n where n.user_id = person;
 end;
 $_$;
 
@@ -338,6 +341,7 @@ create function private.delete_auth_user(user_id uuid) returns boolean
 declare
   n integer;
 begin
+  perform set_config('collab.erasing', delete_auth_user.user_id::text, true);
   delete from auth.users u where u.id = delete_auth_user.user_id;
   get diagnostics n = row_count;
   return n > 0;
@@ -530,6 +534,102 @@ comment on function public.privacy_export_page(user_id uuid, table_schema text, 
 revoke all on function public.privacy_export_page(user_id uuid, table_schema text, table_name text, after_key jsonb, page_size integer) from authenticated;
 revoke all on function public.privacy_export_page(user_id uuid, table_schema text, table_name text, after_key jsonb, page_size integer) from public;
 grant all on function public.privacy_export_page(user_id uuid, table_schema text, table_name text, after_key jsonb, page_size integer) to service_role;
+
+-- One batch of the export: up to max_rows rows about the person, table after table from
+-- (after_table, after_key) on, in the order of person_export_tables(), each table's rows
+-- already serialized as JSON text (to_json of the exported columns) joined by ",\n": neither
+-- PostgREST nor the worker builds an object per row, and one round trip carries many tables.
+-- Every table visited has a segment, an empty one too. Returns {"segments": [{"table",
+-- "count", "rows"}], "next_table", "next_key", "done"}; pass next_table / next_key back.
+create function private.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) returns json
+    language plpgsql stable security definer
+    set search_path to ''
+    as $_$
+declare
+  t record;
+  filter text;
+  keyset text;
+  table_order text;
+  key_order text;
+  key_order_desc text;
+  key_object text;
+  columns text;
+  key jsonb := after_key;
+  remaining integer := max_rows;
+  rows_text text;
+  n integer;
+  last_key jsonb;
+  segments json[] := '{}';
+begin
+  if max_rows is null or max_rows < 1 or max_rows > 20000 then
+    raise exception 'max_rows must be between 1 and 20000' using errcode = '22023';
+  end if;
+  if after_table is null or after_table < 0 then
+    raise exception 'after_table must be 0 or more' using errcode = '22023';
+  end if;
+  for t in select e.*, (row_number() over (order by e.table_schema, e.table_name) - 1)::integer as idx
+             from private.person_export_tables() e
+            order by e.table_schema, e.table_name
+           offset after_table loop
+    if t.key_columns is null then
+      raise exception '%.% has no primary key to page by', t.table_schema, t.table_name using errcode = '22023';
+    end if;
+    select string_agg(format('t.%I = $1', c), ' or ') into filter from unnest(t.person_columns) c;
+    select string_agg(format('t.%I', c), ', ' order by o),
+           string_agg(format('r.%I', c), ', ' order by o),
+           string_agg(format('r.%I desc', c), ', ' order by o),
+           string_agg(format('%L, r.%I', c, c), ', ' order by o)
+      into table_order, key_order, key_order_desc, key_object
+      from unnest(t.key_columns) with ordinality k (c, o);
+    if key is not null then
+      select format('(%s) > (%s)', table_order,
+                    string_agg(format('($2 ->> %L)::%s', k.c, format_type(a.atttypid, a.atttypmod)), ', ' order by k.o))
+        into keyset
+        from unnest(t.key_columns) with ordinality k (c, o)
+        join pg_catalog.pg_attribute a
+          on a.attrelid = format('%I.%I', t.table_schema, t.table_name)::regclass and a.attname = k.c;
+    else
+      keyset := 'true';
+    end if;
+    select string_agg(format('t.%I', c), ', ' order by o) into columns
+      from unnest(t.exported_columns) with ordinality e (c, o);
+    execute format(
+      'select string_agg(to_json(r)::text, E'',\n'' order by %s), count(*)::integer,
+              (array_agg(jsonb_build_object(%s) order by %s))[1]
+         from (select %s from %I.%I t where (%s) and %s order by %s limit $3) r',
+      key_order, key_object, key_order_desc, columns, t.table_schema, t.table_name, filter,
+      keyset, table_order
+    ) into rows_text, n, last_key using privacy_export_batch.user_id, key, remaining;
+    segments := segments || json_build_object(
+      'table', t.table_schema || '.' || t.table_name, 'count', n, 'rows', coalesce(rows_text, ''));
+    remaining := remaining - n;
+    if remaining <= 0 then
+      -- full: this table may have more; the next batch goes on after its last row
+      return json_build_object('segments', array_to_json(segments), 'next_table', t.idx,
+                               'next_key', last_key, 'done', false);
+    end if;
+    key := null;
+  end loop;
+  return json_build_object('segments', array_to_json(segments), 'next_table', null,
+                           'next_key', null, 'done', true);
+end;
+$_$;
+
+revoke all on function private.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) from public;
+grant all on function private.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) to service_role;
+
+create function public.privacy_export_batch(user_id uuid, after_table integer default 0, after_key jsonb default null::jsonb, max_rows integer default 10000) returns json
+    language sql stable
+    set search_path to ''
+    as $$
+  select private.privacy_export_batch(user_id, after_table, after_key, max_rows)
+$$;
+
+comment on function public.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) is 'One batch of a privacy export: up to max_rows rows about a person across tables, serialized (service role: the export job).';
+
+revoke all on function public.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) from authenticated;
+revoke all on function public.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) from public;
+grant all on function public.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) to service_role;
 
 create function public.privacy_export_tables() returns table(table_schema text, table_name text, person_columns text[], key_columns text[], exported_columns text[])
     language sql stable

@@ -298,6 +298,7 @@ def test_rpcs_called_by_outsiders_are_refused(world: World) -> None:
             "table_schema": "public",
             "table_name": "profiles",
         },
+        "privacy_export_batch": {"user_id": world.uid("owner")},
         "erase_user": {"user_id": world.uid("owner")},
         "erase_person": {"user_id": world.uid("owner"), "email": "owner@example.test"},
         "delete_auth_user": {"user_id": world.uid("owner")},
