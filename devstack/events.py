@@ -85,6 +85,14 @@ QUEUES: tuple[QueueSpec, ...] = (
         max_receive_count=5,
     ),
     QueueSpec(
+        name="collab-asset-jobs-local",
+        env_name="ASSET_JOBS_QUEUE_URL",
+        handler="assets.events.process_jobs",
+        kind="sqs",
+        batch_size=5,
+        max_receive_count=5,  # assets.ASSET_JOBS.max_attempts is 3
+    ),
+    QueueSpec(
         name="collab-privacy-requests-local",
         env_name="PRIVACY_QUEUE_URL",
         handler="privacy.events.process_requests",
@@ -111,6 +119,8 @@ S3_NOTIFICATION_PREFIX = "files/"
 SCHEDULES: dict[str, str] = {
     "files-expire-pending-uploads": "files.events.expire_pending_uploads",
     "documents-dispatch-jobs": "documents.events.dispatch_jobs",
+    "assets-dispatch-jobs": "assets.events.dispatch_jobs",
+    "assets-poll-jobs": "assets.events.poll_jobs",
     "privacy-dispatch-requests": "privacy.events.dispatch_requests",
     "privacy-purge-soft-deleted": "privacy.events.purge_soft_deleted",
     "privacy-archive-audit-logs": "privacy.events.archive_audit_logs",
