@@ -45,6 +45,7 @@ LOCAL_GOOGLE_CLIENT_SECRET = "local-google-client-secret"
 # DEFAULTS; production reads the real keys from SSM (serverless.yml).
 LOCAL_MESHY_API_KEY = "msy-local-dev-key"
 LOCAL_LUMA_API_KEY = "luma-local-dev-key"
+LOCAL_ASSET_WEBHOOK_TOKEN = "local-asset-webhook-token"
 INTEGRATIONS_KMS_ALIAS = "alias/collab-integrations-local"
 
 
@@ -235,6 +236,9 @@ class Config:
             "MESHY_API_KEY": LOCAL_MESHY_API_KEY,
             "LUMA_BASE_URL": self.fake_video_url,
             "LUMA_API_KEY": LOCAL_LUMA_API_KEY,
+            # the providers' webhooks reach <ASSETS_PUBLIC_URL>/assets/webhooks/<provider>
+            "ASSETS_PUBLIC_URL": f"{self.api_url}/functions/v1",
+            "ASSET_WEBHOOK_TOKEN": LOCAL_ASSET_WEBHOOK_TOKEN,
             # the local inbox: mail sent to SMTP_HOST:SMTP_PORT is read at MAILPIT_URL
             "MAILPIT_URL": self.mailpit_url,
             "SMTP_HOST": "127.0.0.1",

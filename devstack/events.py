@@ -89,6 +89,14 @@ QUEUES: tuple[QueueSpec, ...] = (
         max_receive_count=5,
     ),
     QueueSpec(
+        name="collab-asset-jobs-local",
+        env_name="ASSET_JOBS_QUEUE_URL",
+        handler="assets.events.process_jobs",
+        kind="sqs",
+        batch_size=5,
+        max_receive_count=5,  # assets.ASSET_JOBS.max_attempts is 3
+    ),
+    QueueSpec(
         name="collab-privacy-requests-local",
         env_name="PRIVACY_QUEUE_URL",
         handler="privacy.events.process_requests",
