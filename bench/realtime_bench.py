@@ -209,14 +209,14 @@ async def measure(args: argparse.Namespace) -> None:
     topic = chat.topic
     print(f"seeding {args.subscribers_max} members ...", file=sys.stderr)
     tokens = add_members(stack, chat.id, args.subscribers_max)
-
-    j = await joins(url, topic, tokens[: args.joins])
     print("| figure | value |\n|---|---:|")
-    print(
-        f"| private joins ({j['n']}, sequential) | {j['per_s']:,.0f} joins/s, "
-        f"p50 {j['p50']:.1f} ms, p95 {j['p95']:.1f} ms |"
-    )
-    for n in (100, args.subscribers_max):
+    if "joins" in args.only:
+        j = await joins(url, topic, tokens[: args.joins])
+        print(
+            f"| private joins ({j['n']}, sequential) | {j['per_s']:,.0f} joins/s, "
+            f"p50 {j['p50']:.1f} ms, p95 {j['p95']:.1f} ms |"
+        )
+    for n in (100, args.subscribers_max) if "broadcast" in args.only else ():
         rate = args.deliveries / n  # the same offered load (deliveries/s) for both sizes
         b = await broadcast(url, topic, chat.alice.token, tokens[:n], args.messages, rate)
         print(
@@ -224,13 +224,14 @@ async def measure(args: argparse.Namespace) -> None:
             f"{b['deliveries_per_s']:,.0f} deliveries/s, p50 {b['p50']:.1f} ms, "
             f"p95 {b['p95']:.1f} ms |"
         )
-    c = await changes(
-        url, stack.env["DB_URL"], topic, chat.id, chat.alice.id, tokens[:100], args.inserts
-    )
-    print(
-        f"| postgres_changes, {c['subscribers']} RLS-checked subscribers, {c['inserts']} "
-        f"inserts | commit-to-client p50 {c['p50']:.1f} ms, p95 {c['p95']:.1f} ms |"
-    )
+    if "changes" in args.only:
+        c = await changes(
+            url, stack.env["DB_URL"], topic, chat.id, chat.alice.id, tokens[:100], args.inserts
+        )
+        print(
+            f"| postgres_changes, {c['subscribers']} RLS-checked subscribers, {c['inserts']} "
+            f"inserts | commit-to-client p50 {c['p50']:.1f} ms, p95 {c['p95']:.1f} ms |"
+        )
 
 
 def main() -> int:
@@ -245,6 +246,12 @@ def main() -> int:
         help="offered deliveries/s (send rate x subscribers)",
     )
     parser.add_argument("--inserts", type=int, default=20)
+    parser.add_argument(
+        "--only",
+        type=lambda v: set(v.split(",")),
+        default={"joins", "broadcast", "changes"},
+        help="a comma list of joins,broadcast,changes (default: all three)",
+    )
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
     captured = io.StringIO()

@@ -156,14 +156,20 @@ class Realtime:
         self, key: tuple[bool, str], event: str, payload: Any, sender: Channel | None = None
     ) -> int:
         """Deliver a broadcast to a topic's subscribers (Realtime's MessageDispatcher)."""
-        cache: dict[tuple[str, str], str | bytes | None] = {}
+        # every subscriber of a topic gets the same frame: encoded once per serializer
+        msg = Message(None, None, "realtime:" + key[1], event, payload)
+        frames: dict[str, str | bytes | None] = {}
         delivered = 0
         for channel in list(self.topics.get(key, ())):
             if channel is sender or not channel.can_receive_broadcast():
                 continue
-            delivered += channel.socket.send_cached(
-                cache, Message(None, None, channel.topic, event, payload)
-            )
+            vsn = channel.socket.vsn
+            if vsn not in frames:
+                frames[vsn] = protocol.encode(msg, vsn)
+            frame = frames[vsn]
+            if frame is not None:
+                channel.socket.outbox.put_nowait(frame)
+                delivered += 1
         return delivered
 
     def _presence_diff(self, key: tuple[bool, str], joins: dict[str, Any], leaves: dict[str, Any]):
@@ -423,14 +429,20 @@ class Socket:
         return 1
 
     async def _writer(self) -> None:
+        send = self.ws.send
         while True:
             frame = await self.outbox.get()
-            if frame is None:
-                return
-            if isinstance(frame, bytes):
-                await self.ws.send_bytes(frame)
-            else:
-                await self.ws.send_text(frame)
+            # whatever else is queued goes out in the same turn (one wake-up, many frames)
+            while True:
+                if frame is None:
+                    return
+                if isinstance(frame, bytes):
+                    await send({"type": "websocket.send", "bytes": frame})
+                else:
+                    await send({"type": "websocket.send", "text": frame})
+                if self.outbox.empty():
+                    break
+                frame = self.outbox.get_nowait()
 
     # main loop ---------------------------------------------------------------------------
 
