@@ -54,6 +54,36 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _cpu_ms(pid: int) -> float:
+    """utime + stime of a process, in ms (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(stack: Stack) -> tuple[float, float]:
+    """CPU time used so far by the gateway (where Realtime runs) and by the cluster's
+    processes (postmaster and its children): how much work a phase cost the server,
+    which the machine's other load changes much less than it changes latencies."""
+    from devstack import gateway_proc, postgres
+
+    gateway = gateway_proc.running_pid(stack.cfg)
+    postmaster = postgres.running_pid(stack.cfg)
+    pg = 0.0
+    if postmaster is not None:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == postmaster:
+                pg += _cpu_ms(int(stat.parent.name))
+        pg += _cpu_ms(postmaster)
+    return (_cpu_ms(gateway) if gateway else 0.0), pg
+
+
 def add_members(stack: Stack, conversation: str, n: int) -> list[str]:
     """n more members of the conversation; their access tokens."""
     tokens = []
@@ -86,7 +116,7 @@ async def open_joined(url: str, topic: str, token: str, changes=None) -> Any:
     return ws
 
 
-async def joins(url: str, topic: str, tokens: list[str]) -> dict[str, float]:
+async def joins(url: str, topic: str, tokens: list[str]) -> dict[str, Any]:
     times = []
     async with websockets.connect(url) as ws:
         start = time.perf_counter()
@@ -111,44 +141,69 @@ async def joins(url: str, topic: str, tokens: list[str]) -> dict[str, float]:
     }
 
 
+async def keepalive(sockets: list[Any]) -> None:
+    """Heartbeats as realtime-js sends them (the server closes a socket silent for 60 s;
+    opening 1,000 sockets on a loaded machine can take longer than that)."""
+    ref = 0
+    while True:
+        await asyncio.sleep(20)
+        for ws in list(sockets):
+            ref += 1
+            with contextlib.suppress(Exception):
+                await ws.send(json.dumps([None, f"hb{ref}", "phoenix", "heartbeat", {}]))
+
+
 def push(topic: str, ref: int, body: bytes) -> bytes:
     parts = [p.encode() for p in ("1", str(ref), topic, "bench", "")]
     return struct.pack("BBBBBBB", 3, *(len(p) for p in parts), 1) + b"".join(parts) + body
 
 
 async def broadcast(
-    url: str, topic: str, sender: str, tokens: list[str], messages: int, rate: float
-) -> dict[str, float]:
-    subs = [await open_joined(url, topic, t) for t in tokens]
+    stack: Stack, url: str, topic: str, sender: str, tokens: list[str], messages: int, rate: float
+) -> dict[str, Any]:
+    subs: list[Any] = []
+    beating = asyncio.create_task(keepalive(subs))
+    for t in tokens:
+        subs.append(await open_joined(url, topic, t))
     src = await open_joined(url, topic, sender)
+    subs.append(src)
     latencies: list[float] = []
     header = 5 + len(topic.encode()) + len(b"bench")
 
     async def reader(ws: Any) -> None:
-        for _ in range(messages):
+        got = 0
+        while got < messages:
             frame = await ws.recv()
+            if isinstance(frame, str):
+                continue  # a heartbeat's reply
+            got += 1
             sent = json.loads(frame[header:])["t"]
             latencies.append((time.perf_counter() - sent) * 1000)
 
-    readers = [asyncio.create_task(reader(ws)) for ws in subs]
+    readers = [asyncio.create_task(reader(ws)) for ws in subs[:-1]]
+    cpu_before = server_cpu(stack)
     start = time.perf_counter()
     for i in range(messages):
         await src.send(push(topic, i + 2, json.dumps({"t": time.perf_counter()}).encode()))
         await asyncio.sleep(max(0.0, start + (i + 1) / rate - time.perf_counter()))
     await asyncio.wait_for(asyncio.gather(*readers), 120)
     elapsed = time.perf_counter() - start
-    for ws in [*subs, src]:
+    cpu_after = server_cpu(stack)
+    beating.cancel()
+    for ws in subs:
         await ws.close()
     return {
-        "subscribers": len(subs),
+        "subscribers": len(subs) - 1,
         "messages": messages,
         "deliveries_per_s": len(latencies) / elapsed,
         "p50": pct(latencies, 0.5),
         "p95": pct(latencies, 0.95),
+        "cpu": (cpu_before, cpu_after),
     }
 
 
 async def changes(
+    stack: Stack,
     url: str,
     db_url: str,
     topic: str,
@@ -156,7 +211,7 @@ async def changes(
     author: str,
     tokens: list[str],
     inserts: int,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     binding = [
         {
             "event": "INSERT",
@@ -165,7 +220,10 @@ async def changes(
             "filter": f"conversation_id=eq.{conversation}",
         }
     ]
-    subs = [await open_joined(url, topic, t, binding) for t in tokens]
+    subs: list[Any] = []
+    beating = asyncio.create_task(keepalive(subs))
+    for t in tokens:
+        subs.append(await open_joined(url, topic, t, binding))
     latencies: list[float] = []
     committed: dict[str, float] = {}
 
@@ -180,6 +238,7 @@ async def changes(
                 got += 1
 
     readers = [asyncio.create_task(reader(ws)) for ws in subs]
+    cpu_before = server_cpu(stack)
     async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
         for i in range(inserts):
             key = f"bench {i}"
@@ -191,6 +250,8 @@ async def changes(
             committed[key] = time.perf_counter()
             await asyncio.sleep(0.25)
     await asyncio.wait_for(asyncio.gather(*readers), 120)
+    cpu_after = server_cpu(stack)
+    beating.cancel()
     for ws in subs:
         await ws.close()
     return {
@@ -199,6 +260,7 @@ async def changes(
         "deliveries": len(latencies),
         "p50": pct(latencies, 0.5),
         "p95": pct(latencies, 0.95),
+        "cpu": (cpu_before, cpu_after),
     }
 
 
@@ -209,28 +271,53 @@ async def measure(args: argparse.Namespace) -> None:
     topic = chat.topic
     print(f"seeding {args.subscribers_max} members ...", file=sys.stderr)
     tokens = add_members(stack, chat.id, args.subscribers_max)
-    print("| figure | value |\n|---|---:|")
+    print("| figure | value | server CPU (gateway + Postgres) |\n|---|---:|---:|")
+    await run_phases(args, stack, chat, url, topic, tokens)
+
+
+def _cpu_cell(before: tuple[float, float], after: tuple[float, float], per: int, unit: str) -> str:
+    gateway, pg = after[0] - before[0], after[1] - before[1]
+    return f"{gateway / per:,.2f} + {pg / per:,.2f} ms per {unit}"
+
+
+async def run_phases(
+    args: argparse.Namespace, stack: Stack, chat: Any, url: str, topic: str, tokens: list[str]
+) -> None:
     if "joins" in args.only:
+        cpu = server_cpu(stack)
         j = await joins(url, topic, tokens[: args.joins])
         print(
             f"| private joins ({j['n']}, sequential) | {j['per_s']:,.0f} joins/s, "
-            f"p50 {j['p50']:.1f} ms, p95 {j['p95']:.1f} ms |"
+            f"p50 {j['p50']:.1f} ms, p95 {j['p95']:.1f} ms | "
+            f"{_cpu_cell(cpu, server_cpu(stack), j['n'], 'join')} |"
         )
     for n in (100, args.subscribers_max) if "broadcast" in args.only else ():
         rate = args.deliveries / n  # the same offered load (deliveries/s) for both sizes
-        b = await broadcast(url, topic, chat.alice.token, tokens[:n], args.messages, rate)
+        b = await broadcast(stack, url, topic, chat.alice.token, tokens[:n], args.messages, rate)
+        cpu = b.pop("cpu")
+        delivered = n * args.messages
         print(
             f"| broadcast, {b['subscribers']:,} subscribers, {rate:g} msgs/s sent | "
             f"{b['deliveries_per_s']:,.0f} deliveries/s, p50 {b['p50']:.1f} ms, "
-            f"p95 {b['p95']:.1f} ms |"
+            f"p95 {b['p95']:.1f} ms | "
+            f"{_cpu_cell(cpu[0], cpu[1], max(1, delivered // 1000), '1,000 deliveries')} |"
         )
     if "changes" in args.only:
         c = await changes(
-            url, stack.env["DB_URL"], topic, chat.id, chat.alice.id, tokens[:100], args.inserts
+            stack,
+            url,
+            stack.env["DB_URL"],
+            topic,
+            chat.id,
+            chat.alice.id,
+            tokens[:100],
+            args.inserts,
         )
+        cpu = c.pop("cpu")
         print(
             f"| postgres_changes, {c['subscribers']} RLS-checked subscribers, {c['inserts']} "
-            f"inserts | commit-to-client p50 {c['p50']:.1f} ms, p95 {c['p95']:.1f} ms |"
+            f"inserts | commit-to-client p50 {c['p50']:.1f} ms, p95 {c['p95']:.1f} ms | "
+            f"{_cpu_cell(cpu[0], cpu[1], c['inserts'], 'insert')} |"
         )
 
 

@@ -174,21 +174,19 @@ async def read_policies(
 ) -> Policies:
     extensions = ["broadcast", "presence"] if presence else ["broadcast"]
     probes = {ext: str(uuid.uuid4()) for ext in extensions}
-    # one round trip: the whole rolled-back transaction goes down the pipeline at once
-    async with pool.connection() as conn, conn.pipeline():
-        async with conn.transaction(force_rollback=True):
-            cur = conn.cursor()
+    async with pool.connection() as conn, conn.transaction(force_rollback=True):
+        cur = conn.cursor()
+        for ext, probe in probes.items():
             await cur.execute(
                 "insert into realtime.messages (id, topic, extension, private)"
-                " select probe, %s, ext, true"
-                " from unnest(%s::uuid[], %s::text[]) as p(probe, ext)",
-                (topic, list(probes.values()), list(probes)),
+                " values (%s, %s, %s, true)",
+                (probe, topic, ext),
             )
-            await _set_context(cur, topic, claims, headers)
-            await cur.execute(
-                "select id::text from realtime.messages where id = any(%s::uuid[])",
-                (list(probes.values()),),
-            )
+        await _set_context(cur, topic, claims, headers)
+        await cur.execute(
+            "select id::text from realtime.messages where id = any(%s::uuid[])",
+            (list(probes.values()),),
+        )
         seen = {row[0] for row in await cur.fetchall()}
     policies.broadcast_read = probes["broadcast"] in seen
     if presence:
