@@ -42,6 +42,11 @@ LOCAL_GITHUB_CLIENT_SECRET = "local-github-client-secret"
 LOCAL_GOOGLE_CLIENT_ID = "local-dev.apps.googleusercontent.com"
 LOCAL_GOOGLE_CLIENT_SECRET = "local-google-client-secret"
 INTEGRATIONS_KMS_ALIAS = "alias/collab-integrations-local"
+# Signs the notify function's unsubscribe tokens. LOCAL DEVELOPMENT DEFAULT; production reads
+# it from SSM (serverless.yml).
+LOCAL_NOTIFY_SIGNING_SECRET = "local-dev-notify-signing-secret"
+# The app the mail links into: [auth] site_url of supabase/config.toml.
+LOCAL_SITE_URL = "http://127.0.0.1:3000"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -207,6 +212,11 @@ class Config:
             "MAILPIT_URL": self.mailpit_url,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp_port),
+            # the notify function sends through the same SMTP server (SES in production)
+            "MAIL_TRANSPORT": "smtp",
+            "SITE_URL": LOCAL_SITE_URL,
+            "NOTIFY_SIGNING_SECRET": os.environ.get("NOTIFY_SIGNING_SECRET")
+            or LOCAL_NOTIFY_SIGNING_SECRET,
         }
 
     def current_env(self) -> dict[str, str]:

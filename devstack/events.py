@@ -102,6 +102,14 @@ QUEUES: tuple[QueueSpec, ...] = (
         batch_size=5,
         max_receive_count=5,  # integrations.jobs.SYNCS.max_attempts
     ),
+    QueueSpec(
+        name="collab-notify-deliveries-local",
+        env_name="NOTIFY_QUEUE_URL",
+        handler="notify.events.process_deliveries",
+        kind="sqs",
+        batch_size=10,
+        max_receive_count=6,  # notify.kinds.DELIVERIES.max_attempts + 1
+    ),
 )
 
 # S3 notifications of the files bucket (serverless.yml: the s3 event of filesObjectCreated).
@@ -116,6 +124,7 @@ SCHEDULES: dict[str, str] = {
     "privacy-archive-audit-logs": "privacy.events.archive_audit_logs",
     "integrations-dispatch-syncs": "integrations.events.dispatch_syncs",
     "integrations-schedule-syncs": "integrations.events.schedule_syncs",
+    "notify-dispatch-deliveries": "notify.events.dispatch_deliveries",
 }
 
 

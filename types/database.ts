@@ -459,6 +459,58 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"notification_deliveries": {
+                  Row: {
+                    "attempts": number,"channel": Database["public"]['Enums']["delivery_channel"],"created_at": string,"dispatched_at": string | null,"error": string | null,"finished_at": string | null,"id": string,"invitation_id": string | null,"notification_id": string | null,"provider_message_id": string | null,"skipped_reason": string | null,"started_at": string | null,"status": Database["public"]['Enums']["delivery_status"],"updated_at": string,"user_id": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempts"?: number,"channel": Database["public"]['Enums']["delivery_channel"],"created_at"?: string,"dispatched_at"?: string | null,"error"?: string | null,"finished_at"?: string | null,"id"?: string,"invitation_id"?: string | null,"notification_id"?: string | null,"provider_message_id"?: string | null,"skipped_reason"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["delivery_status"],"updated_at"?: string,"user_id"?: string | null
+                  }
+                  Update: {
+                    "attempts"?: number,"channel"?: Database["public"]['Enums']["delivery_channel"],"created_at"?: string,"dispatched_at"?: string | null,"error"?: string | null,"finished_at"?: string | null,"id"?: string,"invitation_id"?: string | null,"notification_id"?: string | null,"provider_message_id"?: string | null,"skipped_reason"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["delivery_status"],"updated_at"?: string,"user_id"?: string | null
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "notification_deliveries_invitation_id_fkey"
+      columns: ["invitation_id"]
+isOneToOne: false
+      referencedRelation: "project_invitations"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "notification_deliveries_notification_id_fkey"
+      columns: ["notification_id"]
+isOneToOne: false
+      referencedRelation: "notifications"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "notification_deliveries_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"notification_preferences": {
+                  Row: {
+                    "created_at": string,"email": Database["public"]['Enums']["email_frequency"],"id": string,"push": boolean,"type": Database["public"]['Enums']["notification_type"],"updated_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"email": Database["public"]['Enums']["email_frequency"],"id"?: string,"push"?: boolean,"type": Database["public"]['Enums']["notification_type"],"updated_at"?: string,"user_id"?: string
+                  }
+                  Update: {
+                    "created_at"?: string,"email"?: Database["public"]['Enums']["email_frequency"],"id"?: string,"push"?: boolean,"type"?: Database["public"]['Enums']["notification_type"],"updated_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "notification_preferences_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"notifications": {
                   Row: {
                     "created_at": string,"id": string,"payload": NonNullable<Json>,"read_at": string | null,"type": Database["public"]['Enums']["notification_type"],"updated_at": string,"user_id": string
@@ -501,14 +553,14 @@ isOneToOne: false
                   ]
                 },"profiles": {
                   Row: {
-                    "avatar_url": string | null,"created_at": string,"email": string | null,"full_name": string | null,"id": string,"persona": Database["public"]['Enums']["persona"] | null,"updated_at": string,"username": string | null
+                    "avatar_url": string | null,"created_at": string,"digest_hour": number,"email": string | null,"full_name": string | null,"id": string,"persona": Database["public"]['Enums']["persona"] | null,"time_zone": string,"updated_at": string,"username": string | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "avatar_url"?: string | null,"created_at"?: string,"email"?: string | null,"full_name"?: string | null,"id": string,"persona"?: Database["public"]['Enums']["persona"] | null,"updated_at"?: string,"username"?: string | null
+                    "avatar_url"?: string | null,"created_at"?: string,"digest_hour"?: number,"email"?: string | null,"full_name"?: string | null,"id": string,"persona"?: Database["public"]['Enums']["persona"] | null,"time_zone"?: string,"updated_at"?: string,"username"?: string | null
                   }
                   Update: {
-                    "avatar_url"?: string | null,"created_at"?: string,"email"?: string | null,"full_name"?: string | null,"id"?: string,"persona"?: Database["public"]['Enums']["persona"] | null,"updated_at"?: string,"username"?: string | null
+                    "avatar_url"?: string | null,"created_at"?: string,"digest_hour"?: number,"email"?: string | null,"full_name"?: string | null,"id"?: string,"persona"?: Database["public"]['Enums']["persona"] | null,"time_zone"?: string,"updated_at"?: string,"username"?: string | null
                   }
                   Relationships: [
                     
@@ -586,6 +638,26 @@ isOneToOne: false
                     {
       foreignKeyName: "projects_owner_id_fkey"
       columns: ["owner_id"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"push_subscriptions": {
+                  Row: {
+                    "auth": string,"created_at": string,"endpoint": string,"id": string,"last_used_at": string | null,"p256dh": string,"updated_at": string,"user_agent": string | null,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "auth": string,"created_at"?: string,"endpoint": string,"id"?: string,"last_used_at"?: string | null,"p256dh": string,"updated_at"?: string,"user_agent"?: string | null,"user_id"?: string
+                  }
+                  Update: {
+                    "auth"?: string,"created_at"?: string,"endpoint"?: string,"id"?: string,"last_used_at"?: string | null,"p256dh"?: string,"updated_at"?: string,"user_agent"?: string | null,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "push_subscriptions_user_id_fkey"
+      columns: ["user_id"]
 isOneToOne: false
       referencedRelation: "profiles"
       referencedColumns: ["id"]
@@ -794,6 +866,9 @@ isOneToOne: true
         isOneToOne: false
         isSetofReturn: true
       } },
+"notification_delivery_context":
+{ Args: { "delivery_id": string }; Returns: Json
+                           },
 "privacy_export_page":
 { Args: { "after_key"?: Json,"page_size"?: number,"table_name": string,"table_schema": string,"user_id": string }; Returns: Json
                            },
@@ -918,6 +993,9 @@ isOneToOne: true
         isOneToOne: false
         isSetofReturn: true
       } },
+"suppress_email_address":
+{ Args: { "detail"?: Json,"email": string,"reason": string }; Returns: undefined
+                           },
 "take_oauth_state":
 { Args: { "state": string }; Returns: {
               "code_verifier_ciphertext": string,"project_id": string,"provider": Database["public"]['Enums']["integration_provider"],"redirect_uri": string,"user_id": string
@@ -928,7 +1006,7 @@ isOneToOne: true
                            }
           }
           Enums: {
-            "activity_source": "github"|"gitlab"|"jira"|"linear"|"hubspot"|"salesforce"|"manual","attendee_response": "pending"|"accepted"|"declined"|"tentative","audit_action": "insert"|"update"|"delete"|"soft_delete"|"restore","conversation_kind": "direct"|"group","document_type": "prd"|"tech_spec"|"backend_structure"|"custom","file_status": "pending"|"ready"|"failed","integration_provider": "github"|"gitlab"|"google_docs"|"jira"|"linear"|"hubspot"|"salesforce","integration_status": "pending"|"connected"|"syncing"|"error"|"revoked","invitation_status": "pending"|"accepted"|"declined"|"revoked"|"expired","job_status": "queued"|"running"|"succeeded"|"failed","notification_type": "message"|"task_assigned"|"project_member_added"|"document_ready"|"privacy_request"|"system"|"project_invitation","persona": "solo_entrepreneur"|"team_collaborator"|"project_admin","platform_role": "guest"|"user"|"admin","privacy_request_kind": "export"|"erasure","privacy_request_status": "pending"|"processing"|"completed"|"failed"|"cancelled","product_type": "physical_product"|"software"|"service","project_role": "viewer"|"editor"|"admin"|"owner","project_status": "draft"|"active"|"archived","task_status": "todo"|"in_progress"|"done"
+            "activity_source": "github"|"gitlab"|"jira"|"linear"|"hubspot"|"salesforce"|"manual","attendee_response": "pending"|"accepted"|"declined"|"tentative","audit_action": "insert"|"update"|"delete"|"soft_delete"|"restore","conversation_kind": "direct"|"group","delivery_channel": "email"|"push","delivery_status": "queued"|"sending"|"sent"|"failed","document_type": "prd"|"tech_spec"|"backend_structure"|"custom","email_frequency": "immediate"|"daily_digest"|"off","file_status": "pending"|"ready"|"failed","integration_provider": "github"|"gitlab"|"google_docs"|"jira"|"linear"|"hubspot"|"salesforce","integration_status": "pending"|"connected"|"syncing"|"error"|"revoked","invitation_status": "pending"|"accepted"|"declined"|"revoked"|"expired","job_status": "queued"|"running"|"succeeded"|"failed","notification_type": "message"|"task_assigned"|"project_member_added"|"document_ready"|"privacy_request"|"system"|"project_invitation","persona": "solo_entrepreneur"|"team_collaborator"|"project_admin","platform_role": "guest"|"user"|"admin","privacy_request_kind": "export"|"erasure","privacy_request_status": "pending"|"processing"|"completed"|"failed"|"cancelled","product_type": "physical_product"|"software"|"service","project_role": "viewer"|"editor"|"admin"|"owner","project_status": "draft"|"active"|"archived","task_status": "todo"|"in_progress"|"done"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -1044,7 +1122,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "activity_source": ["github", "gitlab", "jira", "linear", "hubspot", "salesforce", "manual"],"attendee_response": ["pending", "accepted", "declined", "tentative"],"audit_action": ["insert", "update", "delete", "soft_delete", "restore"],"conversation_kind": ["direct", "group"],"document_type": ["prd", "tech_spec", "backend_structure", "custom"],"file_status": ["pending", "ready", "failed"],"integration_provider": ["github", "gitlab", "google_docs", "jira", "linear", "hubspot", "salesforce"],"integration_status": ["pending", "connected", "syncing", "error", "revoked"],"invitation_status": ["pending", "accepted", "declined", "revoked", "expired"],"job_status": ["queued", "running", "succeeded", "failed"],"notification_type": ["message", "task_assigned", "project_member_added", "document_ready", "privacy_request", "system", "project_invitation"],"persona": ["solo_entrepreneur", "team_collaborator", "project_admin"],"platform_role": ["guest", "user", "admin"],"privacy_request_kind": ["export", "erasure"],"privacy_request_status": ["pending", "processing", "completed", "failed", "cancelled"],"product_type": ["physical_product", "software", "service"],"project_role": ["viewer", "editor", "admin", "owner"],"project_status": ["draft", "active", "archived"],"task_status": ["todo", "in_progress", "done"]
+            "activity_source": ["github", "gitlab", "jira", "linear", "hubspot", "salesforce", "manual"],"attendee_response": ["pending", "accepted", "declined", "tentative"],"audit_action": ["insert", "update", "delete", "soft_delete", "restore"],"conversation_kind": ["direct", "group"],"delivery_channel": ["email", "push"],"delivery_status": ["queued", "sending", "sent", "failed"],"document_type": ["prd", "tech_spec", "backend_structure", "custom"],"email_frequency": ["immediate", "daily_digest", "off"],"file_status": ["pending", "ready", "failed"],"integration_provider": ["github", "gitlab", "google_docs", "jira", "linear", "hubspot", "salesforce"],"integration_status": ["pending", "connected", "syncing", "error", "revoked"],"invitation_status": ["pending", "accepted", "declined", "revoked", "expired"],"job_status": ["queued", "running", "succeeded", "failed"],"notification_type": ["message", "task_assigned", "project_member_added", "document_ready", "privacy_request", "system", "project_invitation"],"persona": ["solo_entrepreneur", "team_collaborator", "project_admin"],"platform_role": ["guest", "user", "admin"],"privacy_request_kind": ["export", "erasure"],"privacy_request_status": ["pending", "processing", "completed", "failed", "cancelled"],"product_type": ["physical_product", "software", "service"],"project_role": ["viewer", "editor", "admin", "owner"],"project_status": ["draft", "active", "archived"],"task_status": ["todo", "in_progress", "done"]
           }
         }
 } as const

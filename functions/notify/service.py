@@ -1,0 +1,128 @@
+"""The work of the notify function: one delivery (the job handler), one unsubscribe.
+
+Both act as the service role: a delivery is background work, and the unsubscribe route has
+no session (its signed token says whose preference to change, and nothing more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core import jobs, log
+from core.errors import ApiError
+from core.mail import MailError, OutgoingMail, send
+from core.rest import as_service
+from notify import render, tokens
+from notify.settings import NotifySettings
+
+NOTIFICATION_TYPES = frozenset(
+    {"message", "task_assigned", "project_member_added", "document_ready", "privacy_request",
+     "system", "project_invitation"}
+)  # fmt: skip
+INVITATION_TYPE = "project_invitation"
+
+
+def unsubscribe_url(settings: NotifySettings, token: str) -> str:
+    return f"{settings.public_url}/unsubscribe?token={token}"
+
+
+def _headers(settings: NotifySettings, token: str) -> dict[str, str]:
+    # RFC 8058: a one-click POST to the https URI, which needs no session
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url(settings, token)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def _secret(settings: NotifySettings) -> str:
+    secret = settings.notify_signing_secret
+    if secret is None:
+        raise RuntimeError("missing setting NOTIFY_SIGNING_SECRET")
+    return secret.get_secret_value()
+
+
+def compose(settings: NotifySettings, context: Mapping[str, Any]) -> OutgoingMail:
+    """The e-mail of one delivery, from rpc notification_delivery_context's answer."""
+    secret, ttl = _secret(settings), settings.unsubscribe_ttl_days
+    if context.get("notification"):
+        type_ = str(context["notification"]["type"])
+        token = tokens.issue(secret, type=type_, ttl_days=ttl, user_id=str(context["person"]["id"]))
+        rendered = render.notification(
+            settings.site_url, dict(context), unsubscribe_url(settings, token)
+        )
+    else:
+        token = tokens.issue(
+            secret, type=INVITATION_TYPE, ttl_days=ttl, email=str(context["email"])
+        )
+        rendered = render.invitation(
+            settings.site_url, dict(context), unsubscribe_url(settings, token)
+        )
+    return OutgoingMail(
+        sender=settings.mail_from,
+        to=str(context["email"]),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        headers=_headers(settings, token),
+        message_id=f"<{context['delivery_id']}@notify.collab>",
+    )
+
+
+def deliver(settings: NotifySettings, job: jobs.Job) -> Mapping[str, Any] | None:
+    """The job handler: send one delivery, or finish it with the reason it is not sent."""
+    if job.row.get("provider_message_id"):
+        return None  # sent by an earlier attempt whose finish was lost: never twice
+    context = as_service(settings).rpc("notification_delivery_context", {"delivery_id": job.id})
+    if not context:
+        raise jobs.PermanentJobError("the delivery is gone")
+    if context.get("skip"):
+        log.info("delivery", delivery_id=job.id, outcome="skipped", reason=context["skip"])
+        return {"skipped_reason": str(context["skip"])[:500]}
+    if context.get("channel") != "email":
+        return {"skipped_reason": "push is not sent by this worker yet"}
+    mail = compose(settings, context)
+    try:
+        message_id = send(settings, settings.mail, mail)
+    except MailError as exc:
+        if exc.permanent:
+            raise jobs.PermanentJobError(exc.message) from exc
+        raise jobs.RetryableJobError(exc.message) from exc
+    return {"provider_message_id": message_id[:300]}
+
+
+def verify_token(settings: NotifySettings, token: str) -> tokens.Claims:
+    """The claims of an unsubscribe token; :class:`ApiError` 400 (malformed, forged, no such
+    type) or 410 (expired)."""
+    try:
+        claims = tokens.verify(_secret(settings), token)
+    except tokens.TokenError as exc:
+        raise ApiError(400 if exc.code == "invalid_token" else 410, exc.code, exc.message) from None
+    if claims.t not in NOTIFICATION_TYPES:
+        raise ApiError(400, "invalid_token", "the unsubscribe token names no notification type")
+    return claims
+
+
+def unsubscribe(settings: NotifySettings, token: str) -> dict[str, str]:
+    """Sets the token's person's e-mail preference for its type to off (or, for an address
+    that was invited, suppresses invitation mail to it). :class:`ApiError` 4xx otherwise."""
+    claims = verify_token(settings, token)
+    rest = as_service(settings)
+    if claims.u is not None:
+        if not rest.select("profiles", {"id": f"eq.{claims.u}", "select": "id"}):
+            raise ApiError(404, "not_found", "the person this link was for no longer exists")
+        rest.request(
+            "POST",
+            "notification_preferences",
+            params={"on_conflict": "user_id,type"},
+            json={"user_id": str(claims.u), "type": claims.t, "email": "off"},
+            prefer="resolution=merge-duplicates,return=minimal",
+        )
+        return {"unsubscribed": claims.t, "scope": "person"}
+    rest.request(
+        "POST",
+        "rpc/suppress_email_address",
+        json={"email": claims.e, "reason": "unsubscribed"},
+        prefer="return=minimal",
+    )
+    return {"unsubscribed": claims.t, "scope": "address"}
