@@ -47,6 +47,12 @@ INTEGRATIONS_KMS_ALIAS = "alias/collab-integrations-local"
 LOCAL_NOTIFY_SIGNING_SECRET = "local-dev-notify-signing-secret"
 # The app the mail links into: [auth] site_url of supabase/config.toml.
 LOCAL_SITE_URL = "http://127.0.0.1:3000"
+# The VAPID key pair of local Web Push (raw P-256, base64url). LOCAL DEVELOPMENT DEFAULT;
+# production reads the private key from SSM; frontends subscribe with the public key.
+LOCAL_VAPID_PRIVATE_KEY = "CAVc-9CEEKg90cAEzfMrrZNbDBGKqOtOYDGb8EN3DV8"
+LOCAL_VAPID_PUBLIC_KEY = (
+    "BMphnPFvriFhBRFetIF7-6th_8nrI7r6TEpHDNp-35-EB7vM5wxZk2tSp9aj16gVt3O0WTa2szHq-JQvt0jqkNs"
+)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -67,6 +73,8 @@ class Config:
     aws_port: int = field(default_factory=lambda: _env_int("AWS_PORT", 54340))
     fake_github_port: int = field(default_factory=lambda: _env_int("FAKE_GITHUB_PORT", 54351))
     fake_google_port: int = field(default_factory=lambda: _env_int("FAKE_GOOGLE_PORT", 54352))
+    # the fake Web Push service (devstack/fake_push.py, in the fakes process)
+    fake_push_port: int = field(default_factory=lambda: _env_int("FAKE_PUSH_PORT", 54353))
     # the local inbox (devstack/inbox.py): SMTP in, Mailpit's HTTP API out
     smtp_port: int = field(default_factory=lambda: _env_int("SMTP_PORT", 54325))
     mailpit_port: int = field(default_factory=lambda: _env_int("MAILPIT_PORT", 54324))
@@ -157,6 +165,10 @@ class Config:
         return f"http://127.0.0.1:{self.fake_google_port}"
 
     @property
+    def fake_push_url(self) -> str:
+        return f"http://127.0.0.1:{self.fake_push_port}"
+
+    @property
     def mailpit_url(self) -> str:
         return f"http://127.0.0.1:{self.mailpit_port}"
 
@@ -217,6 +229,9 @@ class Config:
             "SITE_URL": LOCAL_SITE_URL,
             "NOTIFY_SIGNING_SECRET": os.environ.get("NOTIFY_SIGNING_SECRET")
             or LOCAL_NOTIFY_SIGNING_SECRET,
+            "VAPID_PRIVATE_KEY": LOCAL_VAPID_PRIVATE_KEY,
+            "VAPID_PUBLIC_KEY": LOCAL_VAPID_PUBLIC_KEY,
+            "FAKE_PUSH_URL": self.fake_push_url,
         }
 
     def current_env(self) -> dict[str, str]:

@@ -6,6 +6,7 @@ no session (its signed token says whose preference to change, and nothing more).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,65 @@ NOTIFICATION_TYPES = frozenset(
      "system", "project_invitation"}
 )  # fmt: skip
 INVITATION_TYPE = "project_invitation"
+
+
+def push_payload(settings: NotifySettings, context: Mapping[str, Any]) -> str:
+    """What the service worker shows: the headline, a line of detail and the link; nothing
+    the e-mail would not say."""
+    note = context["notification"]
+    headline, link, detail = render.notification_content(
+        settings.site_url,
+        str(note["type"]),
+        note.get("payload") or {},
+        (context.get("project") or {}).get("name"),
+        (context.get("actor") or {}).get("full_name"),
+    )
+    body = {"title": headline, "body": detail or "", "url": link,
+            "type": note["type"], "notification_id": note["id"]}  # fmt: skip
+    return json.dumps(body, ensure_ascii=False)
+
+
+def push(settings: NotifySettings, job: jobs.Job, context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Send one push delivery to each of the person's devices (VAPID, aes128gcm). A device
+    whose push service answers 404/410 is gone: its subscription is deleted. Retried only
+    when no device took it."""
+    if settings.vapid_private_key is None:
+        return {"skipped_reason": "push is not configured (VAPID_PRIVATE_KEY)"}
+    from pywebpush import WebPushException, webpush
+
+    data = push_payload(settings, context)
+    rest = as_service(settings)
+    sent, gone, failed = 0, 0, []
+    for sub in context.get("subscriptions") or []:
+        info = {"endpoint": sub["endpoint"], "keys": {"p256dh": sub["p256dh"], "auth": sub["auth"]}}
+        try:
+            webpush(
+                info,
+                data=data,
+                vapid_private_key=settings.vapid_private_key.get_secret_value(),
+                vapid_claims={"sub": settings.vapid_subject},
+                ttl=settings.push_ttl_seconds,
+                timeout=settings.push_timeout_seconds,
+            )
+        except WebPushException as exc:
+            status = getattr(exc.response, "status_code", None)
+            if status in (404, 410):
+                rest.request("DELETE", "push_subscriptions", params={"id": f"eq.{sub['id']}"})
+                gone += 1
+            else:
+                failed.append(str(status or "no answer"))
+            continue
+        except Exception as exc:  # network errors (requests) and the like
+            failed.append(type(exc).__name__)
+            continue
+        sent += 1
+    log.info("delivery", delivery_id=job.id, channel="push", sent=sent, gone=gone,
+             failed=len(failed))  # fmt: skip
+    if failed and not sent:
+        raise jobs.RetryableJobError(f"no push service took it ({', '.join(failed)[:200]})")
+    if not sent:
+        return {"skipped_reason": "every subscription is gone"}
+    return {"provider_message_id": f"push:{sent}"}
 
 
 def unsubscribe_url(settings: NotifySettings, token: str) -> str:
@@ -79,8 +139,8 @@ def deliver(settings: NotifySettings, job: jobs.Job) -> Mapping[str, Any] | None
     if context.get("skip"):
         log.info("delivery", delivery_id=job.id, outcome="skipped", reason=context["skip"])
         return {"skipped_reason": str(context["skip"])[:500]}
-    if context.get("channel") != "email":
-        return {"skipped_reason": "push is not sent by this worker yet"}
+    if context.get("channel") == "push":
+        return push(settings, job, context)
     mail = compose(settings, context)
     try:
         message_id = send(settings, settings.mail, mail)

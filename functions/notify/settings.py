@@ -25,6 +25,13 @@ class NotifySettings(Settings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     ses_configuration_set: str | None = None
+    # Web Push (VAPID, RFC 8292): the raw P-256 private key, base64url (SSM in production);
+    # without it push deliveries are skipped
+    vapid_private_key: SecretStr | None = None
+    vapid_public_key: str | None = None
+    vapid_subject: str = "mailto:no-reply@collab.local"
+    push_ttl_seconds: int = Field(default=86400, ge=0, le=2419200)
+    push_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
     # how long an unsubscribe link keeps working
     unsubscribe_ttl_days: int = Field(default=365, ge=1, le=3650)
 
