@@ -3,7 +3,9 @@
 * ``process_deliveries``: SQS batches of deliveries through the job pipeline (``core.jobs``:
   claim, retries, partial batch failures, DLQ);
 * ``dispatch_deliveries``: the every-minute schedule that sends queued deliveries (written by
-  triggers, so no endpoint sends them) and re-queues stuck ones.
+  triggers, so no endpoint sends them) and re-queues stuck ones;
+* ``process_ses_events``: SES bounce and complaint notifications (SES -> SNS -> SQS), which
+  suppress their addresses (``notify.ses_events``).
 
 Kept apart from ``notify.handler`` so these Lambdas never build the HTTP app.
 """
@@ -14,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from core import jobs
-from notify import FUNCTION, REQUIRED, service
+from core.batch import process_sqs_batch
+from notify import FUNCTION, REQUIRED, service, ses_events
 from notify.kinds import DELIVERIES
 from notify.settings import load_notify_settings
 
@@ -44,4 +47,14 @@ def dispatch_deliveries(event: dict[str, Any], context: Any) -> dict[str, Any]:
         [DELIVERIES],
         function=f"{FUNCTION}.dispatch_deliveries",
         settings=settings,
+    )
+
+
+def process_ses_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS (SES -> SNS): bounces and complaints suppress their addresses."""
+    return process_sqs_batch(
+        event,
+        context,
+        lambda record: ses_events.handle_record(settings, record),
+        function=f"{FUNCTION}.process_ses_events",
     )

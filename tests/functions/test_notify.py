@@ -8,6 +8,7 @@ sends over SMTP to the local inbox. Mail is read only through the inbox's Mailpi
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -647,3 +648,69 @@ def test_the_ses_path_sends_the_same_mime_through_sesv2(settings: Any, monkeypat
         assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in raw
         assert "plain part" in raw and "<p>html part</p>" in raw
         assert set(sent[0].destinations) == {"person@example.test"}
+
+
+# -- bounces and complaints (SES -> SNS -> SQS) -----------------------------------------------
+def _sns(ses: dict[str, Any]) -> str:
+    return json.dumps(
+        {"Type": "Notification", "TopicArn": "arn:aws:sns:x", "Message": json.dumps(ses)}
+    )
+
+
+def _bounce(address: str, bounce_type: str = "Permanent") -> dict[str, Any]:
+    return {
+        "notificationType": "Bounce",
+        "bounce": {"bounceType": bounce_type, "bounceSubType": "General",
+                   "bouncedRecipients": [{"emailAddress": address}]},
+        "mail": {"messageId": "x"},
+    }  # fmt: skip
+
+
+def _suppressed(stack: Stack, address: str) -> list[dict[str, Any]]:
+    return stack.sql(
+        "select reason from private.email_suppressions where email = %s", (address.lower(),)
+    )
+
+
+def test_a_permanent_bounce_from_ses_stops_mail_to_the_address(
+    stack: Stack, team: Team, settings: Any
+) -> None:
+    """The real queue and the event host, as SNS delivers it; then the next mail is skipped."""
+    import boto3
+
+    editor = team.members["editor"]
+    sqs = boto3.client("sqs", endpoint_url=stack.env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    sqs.send_message(
+        QueueUrl=stack.env["NOTIFY_SES_EVENTS_QUEUE_URL"], MessageBody=_sns(_bounce(editor.email))
+    )
+    deadline = time.monotonic() + 30
+    while not _suppressed(stack, editor.email):
+        assert time.monotonic() < deadline, "the bounce did not suppress the address"
+        time.sleep(0.2)
+    assert _suppressed(stack, editor.email) == [{"reason": "bounce"}]
+    assign_task(stack, team, editor)
+    [delivery] = send_all(stack, settings, editor)
+    assert wait_finished(stack, delivery)["skipped_reason"] == "the address is suppressed (bounce)"
+
+
+def test_complaints_suppress_transient_bounces_do_not_and_junk_alone_fails(stack: Stack) -> None:
+    from notify import events
+
+    complainer = f"complains-{uuid.uuid4().hex[:8]}@example.test"
+    full_box = f"full-{uuid.uuid4().hex[:8]}@example.test"
+    complaint = {
+        "eventType": "Complaint",  # the configuration set's event-publishing form, raw delivery
+        "complaint": {"complainedRecipients": [{"emailAddress": complainer}],
+                      "complaintFeedbackType": "abuse"},
+    }  # fmt: skip
+    records = [
+        _record(json.dumps(complaint)),
+        _record(_sns(_bounce(full_box, "Transient"))),
+        _record("not json"),
+        _record(_sns({"notificationType": "Bounce", "bounce": {"bounceType": 3}})),
+    ]
+    answer = events.process_ses_events({"Records": records}, None)
+    failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+    assert failed == {records[2]["messageId"], records[3]["messageId"]}
+    assert _suppressed(stack, complainer) == [{"reason": "complaint"}]
+    assert _suppressed(stack, full_box) == []
