@@ -131,6 +131,7 @@ SCHEDULES: dict[str, str] = {
     "integrations-dispatch-syncs": "integrations.events.dispatch_syncs",
     "integrations-schedule-syncs": "integrations.events.schedule_syncs",
     "notify-dispatch-deliveries": "notify.events.dispatch_deliveries",
+    "notify-queue-digests": "notify.events.queue_digests",
 }
 
 

@@ -64,3 +64,11 @@ create policy "people rename their own push subscriptions"
 create policy "people unsubscribe their own devices"
   on public.push_subscriptions for delete to authenticated
   using ((select private.can_write()) and user_id = (select auth.uid()));
+
+-- public.notification_digests ----------------------------------------------------------
+-- written by rpc queue_due_digests and the notify worker (service role) only
+alter table public.notification_digests enable row level security;
+
+create policy "people read their own digests"
+  on public.notification_digests for select to authenticated
+  using ((select private.is_active_user()) and user_id = (select auth.uid()));

@@ -743,6 +743,60 @@ class PublicNotificationDeliveriesUpdate(TypedDict):
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
     user_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="user_id")]]
 
+class PublicNotificationDigests(BaseModel):
+    attempts: int = Field(alias="attempts")
+    created_at: datetime.datetime = Field(alias="created_at")
+    digest_date: datetime.date = Field(alias="digest_date")
+    dispatched_at: Optional[datetime.datetime] = Field(alias="dispatched_at")
+    error: Optional[str] = Field(alias="error")
+    finished_at: Optional[datetime.datetime] = Field(alias="finished_at")
+    id: uuid.UUID = Field(alias="id")
+    item_count: Optional[int] = Field(alias="item_count")
+    provider_message_id: Optional[str] = Field(alias="provider_message_id")
+    since: datetime.datetime = Field(alias="since")
+    skipped_reason: Optional[str] = Field(alias="skipped_reason")
+    started_at: Optional[datetime.datetime] = Field(alias="started_at")
+    status: PublicDeliveryStatus = Field(alias="status")
+    until: datetime.datetime = Field(alias="until")
+    updated_at: datetime.datetime = Field(alias="updated_at")
+    user_id: uuid.UUID = Field(alias="user_id")
+
+class PublicNotificationDigestsInsert(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    digest_date: Annotated[datetime.date, Field(alias="digest_date")]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
+    error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
+    finished_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="finished_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    item_count: NotRequired[Annotated[Optional[int], Field(alias="item_count")]]
+    provider_message_id: NotRequired[Annotated[Optional[str], Field(alias="provider_message_id")]]
+    since: Annotated[datetime.datetime, Field(alias="since")]
+    skipped_reason: NotRequired[Annotated[Optional[str], Field(alias="skipped_reason")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
+    status: NotRequired[Annotated[PublicDeliveryStatus, Field(alias="status")]]
+    until: Annotated[datetime.datetime, Field(alias="until")]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    user_id: Annotated[uuid.UUID, Field(alias="user_id")]
+
+class PublicNotificationDigestsUpdate(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    digest_date: NotRequired[Annotated[datetime.date, Field(alias="digest_date")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
+    error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
+    finished_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="finished_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    item_count: NotRequired[Annotated[Optional[int], Field(alias="item_count")]]
+    provider_message_id: NotRequired[Annotated[Optional[str], Field(alias="provider_message_id")]]
+    since: NotRequired[Annotated[datetime.datetime, Field(alias="since")]]
+    skipped_reason: NotRequired[Annotated[Optional[str], Field(alias="skipped_reason")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
+    status: NotRequired[Annotated[PublicDeliveryStatus, Field(alias="status")]]
+    until: NotRequired[Annotated[datetime.datetime, Field(alias="until")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    user_id: NotRequired[Annotated[uuid.UUID, Field(alias="user_id")]]
+
 class PublicNotificationPreferences(BaseModel):
     created_at: datetime.datetime = Field(alias="created_at")
     email: PublicEmailFrequency = Field(alias="email")

@@ -491,6 +491,26 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"notification_digests": {
+                  Row: {
+                    "attempts": number,"created_at": string,"digest_date": string,"dispatched_at": string | null,"error": string | null,"finished_at": string | null,"id": string,"item_count": number | null,"provider_message_id": string | null,"since": string,"skipped_reason": string | null,"started_at": string | null,"status": Database["public"]['Enums']["delivery_status"],"until": string,"updated_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempts"?: number,"created_at"?: string,"digest_date": string,"dispatched_at"?: string | null,"error"?: string | null,"finished_at"?: string | null,"id"?: string,"item_count"?: number | null,"provider_message_id"?: string | null,"since": string,"skipped_reason"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["delivery_status"],"until": string,"updated_at"?: string,"user_id": string
+                  }
+                  Update: {
+                    "attempts"?: number,"created_at"?: string,"digest_date"?: string,"dispatched_at"?: string | null,"error"?: string | null,"finished_at"?: string | null,"id"?: string,"item_count"?: number | null,"provider_message_id"?: string | null,"since"?: string,"skipped_reason"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["delivery_status"],"until"?: string,"updated_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "notification_digests_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"notification_preferences": {
                   Row: {
                     "created_at": string,"email": Database["public"]['Enums']["email_frequency"],"id": string,"push": boolean,"type": Database["public"]['Enums']["notification_type"],"updated_at": string,"user_id": string
@@ -869,6 +889,9 @@ isOneToOne: true
 "notification_delivery_context":
 { Args: { "delivery_id": string }; Returns: Json
                            },
+"notification_digest_context":
+{ Args: { "digest_id": string }; Returns: Json
+                           },
 "privacy_export_page":
 { Args: { "after_key"?: Json,"page_size"?: number,"table_name": string,"table_schema": string,"user_id": string }; Returns: Json
                            },
@@ -889,6 +912,9 @@ isOneToOne: true
 { Args: { "older_than"?: string }; Returns: {
               "object_keys": (string)[],"purged": number,"table_name": string
             }[]
+                           },
+"queue_due_digests":
+{ Args: { "at"?: string }; Returns: string[]
                            },
 "queue_integration_sync":
 { Args: { "integration_id": string }; Returns: {

@@ -23,3 +23,19 @@ DELIVERIES = JobKind(
     "provider_message_id",
     unexpected_error="the message could not be sent; it will be tried again",
 )
+
+# Daily digests share the deliveries' queue and worker (the message's kind tells them apart).
+DIGESTS = JobKind(
+    name="notification_digest",
+    table="notification_digests",
+    queue_url_setting="NOTIFY_QUEUE_URL",
+    queued="queued",
+    running="sending",
+    succeeded="sent",
+    failed="failed",
+    max_attempts=5,
+    running_timeout_s=120,
+    redispatch_after_s=20,
+    select="id,user_id,digest_date,status,attempts,error,provider_message_id",
+    unexpected_error="the digest could not be sent; it will be tried again",
+)

@@ -131,3 +131,22 @@ def invitation(site_url: str, context: dict[str, Any], unsubscribe_url: str) -> 
     }  # fmt: skip
     text, html = _render("invitation", values)
     return Rendered(subject=_one_line(subject, 200), text=text, html=html)
+
+
+def digest(site_url: str, context: dict[str, Any], unsubscribe_url: str) -> Rendered:
+    items = []
+    for item in context.get("items") or []:
+        headline, link, detail = notification_content(
+            site_url, str(item["type"]), item.get("payload") or {}, item.get("project"),
+            item.get("actor"),
+        )  # fmt: skip
+        items.append({"headline": headline, "link": link, "detail": detail})
+    count = len(items)
+    subject = f"Your {PRODUCT} digest: {count} notification{'s' if count != 1 else ''}"
+    values = {
+        "subject": subject, "name": (context.get("person") or {}).get("full_name") or "there",
+        "date": str(context.get("digest_date") or ""), "items": items, "product": PRODUCT,
+        "unsubscribe_url": unsubscribe_url,
+    }  # fmt: skip
+    text, html = _render("digest", values)
+    return Rendered(subject=subject, text=text, html=html)

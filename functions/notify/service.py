@@ -22,6 +22,9 @@ NOTIFICATION_TYPES = frozenset(
      "system", "project_invitation"}
 )  # fmt: skip
 INVITATION_TYPE = "project_invitation"
+# the unsubscribe token of a digest: every type the person gets in the digest goes off
+DIGEST_TYPE = "digest"
+DIGEST_DEFAULT_TYPES = frozenset({"message"})  # private.default_email_frequency()
 
 
 def push_payload(settings: NotifySettings, context: Mapping[str, Any]) -> str:
@@ -158,9 +161,55 @@ def verify_token(settings: NotifySettings, token: str) -> tokens.Claims:
         claims = tokens.verify(_secret(settings), token)
     except tokens.TokenError as exc:
         raise ApiError(400 if exc.code == "invalid_token" else 410, exc.code, exc.message) from None
-    if claims.t not in NOTIFICATION_TYPES:
+    if claims.t not in NOTIFICATION_TYPES and claims.t != DIGEST_TYPE:
         raise ApiError(400, "invalid_token", "the unsubscribe token names no notification type")
     return claims
+
+
+def _digest_types(rest: Any, user_id: str) -> list[str]:
+    """The types the person gets in the daily digest (their rows, else the defaults)."""
+    rows = rest.select(
+        "notification_preferences", {"user_id": f"eq.{user_id}", "select": "type,email"}
+    )
+    chosen = {r["type"]: r["email"] for r in rows}
+    return sorted(
+        t for t in NOTIFICATION_TYPES
+        if chosen.get(t, "daily_digest" if t in DIGEST_DEFAULT_TYPES else "immediate")
+        == "daily_digest"
+    )  # fmt: skip
+
+
+def send_digest(settings: NotifySettings, job: jobs.Job) -> Mapping[str, Any] | None:
+    """The digest job's handler: one e-mail with what no e-mail carried yet."""
+    if job.row.get("provider_message_id"):
+        return None
+    context = as_service(settings).rpc("notification_digest_context", {"digest_id": job.id})
+    if not context:
+        raise jobs.PermanentJobError("the digest is gone")
+    if context.get("skip"):
+        return {"skipped_reason": str(context["skip"])[:500], "item_count": 0}
+    person = str(context["person"]["id"])
+    token = tokens.issue(_secret(settings), type=DIGEST_TYPE,
+                         ttl_days=settings.unsubscribe_ttl_days, user_id=person)  # fmt: skip
+    rendered = render.digest(settings.site_url, dict(context), unsubscribe_url(settings, token))
+    mail = OutgoingMail(
+        sender=settings.mail_from, to=str(context["email"]), subject=rendered.subject,
+        text=rendered.text, html=rendered.html, headers=_headers(settings, token),
+        message_id=f"<{job.id}@digest.notify.collab>",
+    )  # fmt: skip
+    try:
+        message_id = send(settings, settings.mail, mail)
+    except MailError as exc:
+        if exc.permanent:
+            raise jobs.PermanentJobError(exc.message) from exc
+        raise jobs.RetryableJobError(exc.message) from exc
+    return {"provider_message_id": message_id[:300], "item_count": len(context["items"])}
+
+
+def queue_digests(settings: NotifySettings) -> list[str]:
+    """The schedule's work: queue the digests due now and send them to the queue."""
+    ids = as_service(settings).rpc("queue_due_digests", {})
+    return [str(i) for i in ids or []]
 
 
 def unsubscribe(settings: NotifySettings, token: str) -> dict[str, str]:
@@ -171,13 +220,15 @@ def unsubscribe(settings: NotifySettings, token: str) -> dict[str, str]:
     if claims.u is not None:
         if not rest.select("profiles", {"id": f"eq.{claims.u}", "select": "id"}):
             raise ApiError(404, "not_found", "the person this link was for no longer exists")
-        rest.request(
-            "POST",
-            "notification_preferences",
-            params={"on_conflict": "user_id,type"},
-            json={"user_id": str(claims.u), "type": claims.t, "email": "off"},
-            prefer="resolution=merge-duplicates,return=minimal",
-        )
+        types = [claims.t] if claims.t != DIGEST_TYPE else _digest_types(rest, str(claims.u))
+        if types:
+            rest.request(
+                "POST",
+                "notification_preferences",
+                params={"on_conflict": "user_id,type", "columns": "user_id,type,email"},
+                json=[{"user_id": str(claims.u), "type": t, "email": "off"} for t in types],
+                prefer="resolution=merge-duplicates,return=minimal",
+            )
         return {"unsubscribed": claims.t, "scope": "person"}
     rest.request(
         "POST",

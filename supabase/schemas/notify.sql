@@ -114,6 +114,49 @@ grant select on table public.notification_deliveries to authenticated;
 grant all on table public.notification_deliveries to service_role;
 
 -- ======================================================================================
+-- public.notification_digests
+-- ======================================================================================
+
+-- One daily e-mail per person with the notifications of their daily_digest types that no
+-- e-mail carried, from the previous digest's `until` to this one's. Made by
+-- rpc queue_due_digests at the person's digest_hour in their time_zone; a job of the pipeline.
+create table public.notification_digests (
+    id uuid default gen_random_uuid() not null,
+    user_id uuid not null,
+    digest_date date not null,
+    since timestamptz not null,
+    until timestamptz not null,
+    status public.delivery_status default 'queued'::public.delivery_status not null,
+    attempts integer default 0 not null,
+    dispatched_at timestamptz,
+    started_at timestamptz,
+    finished_at timestamptz,
+    error text,
+    skipped_reason text,
+    provider_message_id text,
+    item_count integer,
+    created_at timestamptz default now() not null,
+    updated_at timestamptz default now() not null,
+    constraint notification_digests_attempts_not_negative check ((attempts >= 0)),
+    constraint notification_digests_error_length check ((char_length(error) <= 2000)),
+    constraint notification_digests_until_after_since check ((until > since))
+);
+
+alter table only public.notification_digests
+    add constraint notification_digests_pkey primary key (id);
+
+comment on table public.notification_digests is 'Daily e-mail digests (job rows of functions/notify); the person reads their own.';
+
+create unique index notification_digests_one_per_day on public.notification_digests using btree (user_id, digest_date);
+
+create index notification_digests_status_idx on public.notification_digests using btree (status, created_at) where (status = any (array['queued'::public.delivery_status, 'sending'::public.delivery_status]));
+
+revoke all on table public.notification_digests from anon, authenticated;
+grant select on table public.notification_digests to anon;
+grant select on table public.notification_digests to authenticated;
+grant all on table public.notification_digests to service_role;
+
+-- ======================================================================================
 -- public.push_subscriptions
 -- ======================================================================================
 
@@ -198,6 +241,9 @@ alter table only public.notification_deliveries
 
 alter table only public.notification_deliveries
     add constraint notification_deliveries_invitation_id_fkey foreign key (invitation_id) references public.project_invitations(id) on delete cascade;
+
+alter table only public.notification_digests
+    add constraint notification_digests_user_id_fkey foreign key (user_id) references public.profiles(id) on delete cascade;
 
 alter table only public.push_subscriptions
     add constraint push_subscriptions_user_id_fkey foreign key (user_id) references public.profiles(id) on delete cascade;
@@ -467,6 +513,99 @@ revoke all on function public.notification_delivery_context(delivery_id uuid) fr
 revoke all on function public.notification_delivery_context(delivery_id uuid) from anon, authenticated;
 grant all on function public.notification_delivery_context(delivery_id uuid) to service_role;
 
+-- The digests due at `at`: for each person whose local hour (time_zone) is their
+-- digest_hour, who has no digest for that local date yet and has something a digest would
+-- carry, a digest from their previous digest's end (or a day back) to `at`. Service role
+-- only (the notify schedule); returns the new digests' ids.
+create function public.queue_due_digests("at" timestamptz default now()) returns setof uuid
+    language plpgsql security definer
+    set search_path to ''
+    as $$
+begin
+  return query
+  insert into public.notification_digests (user_id, digest_date, since, until)
+  select p.id, (queue_due_digests.at at time zone p.time_zone)::date,
+         coalesce((select max(g.until) from public.notification_digests g where g.user_id = p.id),
+                  queue_due_digests.at - interval '1 day'),
+         queue_due_digests.at
+    from public.profiles p
+   where extract(hour from queue_due_digests.at at time zone p.time_zone) = p.digest_hour
+     and exists (
+       select 1 from public.notifications n
+        where n.user_id = p.id
+          and n.created_at > coalesce((select max(g.until) from public.notification_digests g where g.user_id = p.id),
+                                      queue_due_digests.at - interval '1 day')
+          and n.created_at <= queue_due_digests.at
+          and private.email_frequency(p.id, n.type) = 'daily_digest'
+          and not exists (select 1 from public.notification_deliveries d
+                           where d.notification_id = n.id and d.channel = 'email'))
+  on conflict (user_id, digest_date) do nothing
+  returning id;
+end;
+$$;
+
+comment on function public.queue_due_digests("at" timestamptz) is 'Queues the daily digests due at `at` (each person''s digest_hour in their time_zone). Service role only.';
+
+revoke all on function public.queue_due_digests("at" timestamptz) from public;
+revoke all on function public.queue_due_digests("at" timestamptz) from anon, authenticated;
+grant all on function public.queue_due_digests("at" timestamptz) to service_role;
+
+-- What one digest carries: the person, and the notifications of their daily_digest types in
+-- (since, until] that no e-mail carried and that they may still see. Service role only.
+create function public.notification_digest_context(digest_id uuid) returns jsonb
+    language plpgsql stable security definer
+    set search_path to ''
+    as $$
+declare
+  g public.notification_digests;
+  person public.profiles;
+  skip text;
+  items jsonb;
+begin
+  select * into g from public.notification_digests x where x.id = notification_digest_context.digest_id;
+  if g.id is null then
+    return null;
+  end if;
+  select * into person from public.profiles x where x.id = g.user_id;
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'id', n.id, 'type', n.type, 'payload', n.payload, 'created_at', n.created_at,
+           'project', (select p.name from public.projects p where p.id::text = n.payload ->> 'project_id'),
+           'actor', (select coalesce(a.full_name, a.username) from public.profiles a
+                      where a.id::text = coalesce(n.payload ->> 'assigned_by', n.payload ->> 'invited_by', n.payload ->> 'author_id')))
+           order by n.created_at), '[]'::jsonb)
+    into items
+    from public.notifications n
+   where n.user_id = g.user_id and n.created_at > g.since and n.created_at <= g.until
+     and private.email_frequency(g.user_id, n.type) = 'daily_digest'
+     and not exists (select 1 from public.notification_deliveries d
+                      where d.notification_id = n.id and d.channel = 'email')
+     and private.may_still_see(g.user_id, n.payload);
+  if person.email is null then
+    skip := 'the person has no e-mail address';
+  elsif exists (select 1 from public.user_roles ur where ur.user_id = g.user_id and ur.disabled_at is not null) then
+    skip := 'the account is disabled';
+  elsif exists (select 1 from private.email_suppressions s
+                 where s.email = lower(person.email) and s.reason <> 'unsubscribed') then
+    skip := 'the address is suppressed';
+  elsif jsonb_array_length(items) = 0 then
+    skip := 'nothing to send';
+  end if;
+  return jsonb_build_object(
+    'digest_id', g.id, 'skip', skip,
+    'email', case when skip is null then lower(person.email) end,
+    'person', jsonb_build_object('id', person.id, 'full_name', person.full_name,
+                                 'time_zone', person.time_zone),
+    'digest_date', g.digest_date,
+    'items', case when skip is null then items else '[]'::jsonb end);
+end;
+$$;
+
+comment on function public.notification_digest_context(digest_id uuid) is 'The digest job''s view of one digest: recipient and items, or why it is skipped. Service role only.';
+
+revoke all on function public.notification_digest_context(digest_id uuid) from public;
+revoke all on function public.notification_digest_context(digest_id uuid) from anon, authenticated;
+grant all on function public.notification_digest_context(digest_id uuid) to service_role;
+
 -- Bounces and complaints (SES -> SNS -> SQS), and invitees unsubscribing: no more mail to
 -- the address. Service role only.
 create function public.suppress_email_address(email text, reason text, detail jsonb default '{}'::jsonb) returns void
@@ -515,5 +654,9 @@ create trigger notification_preferences_set_updated_at before insert or update o
 create trigger notification_deliveries_forget_token after update of status on public.notification_deliveries for each row when ((new.status = any (array['sent'::public.delivery_status, 'failed'::public.delivery_status]))) execute function private.forget_invitation_mail_token();
 
 create trigger notification_deliveries_guard_worker_columns before insert or update on public.notification_deliveries for each row execute function private.guard_job_columns('status=queued', 'attempts=0', 'dispatched_at', 'started_at', 'finished_at', 'error', 'skipped_reason', 'provider_message_id');
+
+create trigger notification_digests_guard_worker_columns before insert or update on public.notification_digests for each row execute function private.guard_job_columns('status=queued', 'attempts=0', 'dispatched_at', 'started_at', 'finished_at', 'error', 'skipped_reason', 'provider_message_id', 'item_count');
+
+create trigger notification_digests_set_updated_at before insert or update on public.notification_digests for each row execute function private.set_updated_at();
 
 create trigger notification_deliveries_set_updated_at before insert or update on public.notification_deliveries for each row execute function private.set_updated_at();

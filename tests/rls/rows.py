@@ -103,6 +103,17 @@ def _delivery(w: World, user_id: str) -> str:
     )
 
 
+def _digest(w: World, user_id: str) -> str:
+    return str(
+        w.one(
+            "insert into public.notification_digests (user_id, digest_date, since, until)"
+            " values (%s, current_date - (random() * 100000)::int, now() - interval '1 day',"
+            " now()) returning id",
+            (user_id,),
+        )
+    )
+
+
 def _own_membership(w: World, role: str) -> str | None:
     project_id = w.member_project()
     return w.one(
@@ -249,6 +260,10 @@ EXISTING: dict[str, dict[str, Maker]] = {
     "notification_deliveries": {
         "mine": lambda w, r: _delivery(w, w.uid(r)),
         "someone elses": lambda w, r: _delivery(w, w.uid("teammate")),
+    },
+    "notification_digests": {
+        "mine": lambda w, r: _digest(w, w.uid(r)),
+        "someone elses": lambda w, r: _digest(w, w.uid("teammate")),
     },
     "calendar_events": {
         "mine": lambda w, r: w.event(w.uid(r)),
@@ -454,6 +469,14 @@ NEW: dict[str, dict[str, Payload]] = {
             "channel": "push",
         },
     },
+    "notification_digests": {
+        "for me": lambda w, r: {
+            "user_id": w.uid(r),
+            "digest_date": "2031-01-01",
+            "since": SOON,
+            "until": LATER,
+        },
+    },
     "calendar_events": {
         "mine": _event_body(None),
         "mine in my project": _event_body("project_p"),
@@ -582,6 +605,7 @@ def change(relation: str, kind: str, role: str) -> dict[str, Any]:
         "notification_preferences": {"email": "off"},
         "push_subscriptions": {"user_agent": f"agent {t}"},
         "notification_deliveries": {"error": f"error {t}"},
+        "notification_digests": {"error": f"error {t}"},
         "calendar_events": {"title": f"title {t}"},
         "calendar_event_attendees": {"response": "accepted"},
         "documents": {"title": f"title {t}"},

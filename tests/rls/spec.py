@@ -209,6 +209,13 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "update": rule(mine=NOBODY, someone_elses=NOBODY),
         "delete": rule(mine=NOBODY, someone_elses=NOBODY),
     },
+    # written by rpc queue_due_digests and the notify worker only
+    "notification_digests": {
+        "select": rule(mine=SIGNED_IN, someone_elses=NOBODY),
+        "insert": rule(for_me=NOBODY),
+        "update": rule(mine=NOBODY, someone_elses=NOBODY),
+        "delete": rule(mine=NOBODY, someone_elses=NOBODY),
+    },
     "calendar_events": {
         "select": rule(
             mine=SIGNED_IN, in_my_project=P_MEMBERS, i_attend=SIGNED_IN, someone_elses=NOBODY
