@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql chromium invoke schedules-pause schedules-resume schedules-status package bench bench-smoke soak bench-functions bench-stall bench-documents bench-integrations bench-realtime types backup restore
+.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql chromium invoke schedules-pause schedules-resume schedules-status package bench bench-smoke soak bench-functions bench-stall bench-documents bench-integrations bench-realtime bench-notify types backup restore
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -75,6 +75,8 @@ bench-functions: up package ## cold import per handler and upload-signing req/s 
 
 bench-documents: up package ## generation jobs/s end to end, request->version p50/p95, cold imports
 	$(PY) bench/documents_bench.py $(BENCH_ARGS)
+bench-notify: up ## notifications -> delivered e-mail through the queue: deliveries/s, row->sent p50/p95, a burst counted in the inbox
+	$(PY) bench/notify_bench.py $(BENCH_ARGS)
 bench-realtime: up ## private joins, broadcast fan-out to 100 / 1,000 sockets, RLS-checked row changes (bench/README.md)
 	$(PY) bench/realtime_bench.py $(BENCH_ARGS)
 bench-integrations: up ## sync of 10,000 GitHub events, webhook req/s, cold imports (bench/README.md)

@@ -47,6 +47,17 @@ LOCAL_MESHY_API_KEY = "msy-local-dev-key"
 LOCAL_LUMA_API_KEY = "luma-local-dev-key"
 LOCAL_ASSET_WEBHOOK_TOKEN = "local-asset-webhook-token"
 INTEGRATIONS_KMS_ALIAS = "alias/collab-integrations-local"
+# Signs the notify function's unsubscribe tokens. LOCAL DEVELOPMENT DEFAULT; production reads
+# it from SSM (serverless.yml).
+LOCAL_NOTIFY_SIGNING_SECRET = "local-dev-notify-signing-secret"
+# The app the mail links into: [auth] site_url of supabase/config.toml.
+LOCAL_SITE_URL = "http://127.0.0.1:3000"
+# The VAPID key pair of local Web Push (raw P-256, base64url). LOCAL DEVELOPMENT DEFAULT;
+# production reads the private key from SSM; frontends subscribe with the public key.
+LOCAL_VAPID_PRIVATE_KEY = "CAVc-9CEEKg90cAEzfMrrZNbDBGKqOtOYDGb8EN3DV8"
+LOCAL_VAPID_PUBLIC_KEY = (
+    "BMphnPFvriFhBRFetIF7-6th_8nrI7r6TEpHDNp-35-EB7vM5wxZk2tSp9aj16gVt3O0WTa2szHq-JQvt0jqkNs"
+)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -70,6 +81,8 @@ class Config:
     # fake Meshy (3D) and fake Luma Dream Machine (video), devstack/fake_media.py
     fake_meshy_port: int = field(default_factory=lambda: _env_int("FAKE_MESHY_PORT", 54353))
     fake_video_port: int = field(default_factory=lambda: _env_int("FAKE_VIDEO_PORT", 54354))
+    # the fake Web Push service (devstack/fake_push.py, in the fakes process)
+    fake_push_port: int = field(default_factory=lambda: _env_int("FAKE_PUSH_PORT", 54355))
     # the local inbox (devstack/inbox.py): SMTP in, Mailpit's HTTP API out
     smtp_port: int = field(default_factory=lambda: _env_int("SMTP_PORT", 54325))
     mailpit_port: int = field(default_factory=lambda: _env_int("MAILPIT_PORT", 54324))
@@ -176,6 +189,10 @@ class Config:
         return f"http://127.0.0.1:{self.fake_video_port}"
 
     @property
+    def fake_push_url(self) -> str:
+        return f"http://127.0.0.1:{self.fake_push_port}"
+
+    @property
     def mailpit_url(self) -> str:
         return f"http://127.0.0.1:{self.mailpit_port}"
 
@@ -245,6 +262,14 @@ class Config:
             "SMTP_PORT": str(self.smtp_port),
             # the example chat page (examples/web/), on its own origin
             "WEB_URL": self.web_url,
+            # the notify function sends through the same SMTP server (SES in production)
+            "MAIL_TRANSPORT": "smtp",
+            "SITE_URL": LOCAL_SITE_URL,
+            "NOTIFY_SIGNING_SECRET": os.environ.get("NOTIFY_SIGNING_SECRET")
+            or LOCAL_NOTIFY_SIGNING_SECRET,
+            "VAPID_PRIVATE_KEY": LOCAL_VAPID_PRIVATE_KEY,
+            "VAPID_PUBLIC_KEY": LOCAL_VAPID_PUBLIC_KEY,
+            "FAKE_PUSH_URL": self.fake_push_url,
         }
 
     def current_env(self) -> dict[str, str]:

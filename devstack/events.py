@@ -114,6 +114,20 @@ QUEUES: tuple[QueueSpec, ...] = (
         batch_size=5,
         max_receive_count=5,  # integrations.jobs.SYNCS.max_attempts
     ),
+    QueueSpec(
+        name="collab-notify-deliveries-local",
+        env_name="NOTIFY_QUEUE_URL",
+        handler="notify.events.process_deliveries",
+        kind="sqs",
+        batch_size=10,
+        max_receive_count=6,  # notify.kinds.DELIVERIES.max_attempts + 1
+    ),
+    QueueSpec(
+        name="collab-notify-ses-events-local",
+        env_name="NOTIFY_SES_EVENTS_QUEUE_URL",
+        handler="notify.events.process_ses_events",
+        kind="sqs",
+    ),
 )
 
 # S3 notifications of the files bucket (serverless.yml: the s3 event of filesObjectCreated).

@@ -949,8 +949,10 @@ def google_provider() -> Provider:
     )
 
 
-async def serve(github_port: int, google_port: int) -> None:
+async def serve(github_port: int, google_port: int, push_port: int | None = None) -> None:
     import uvicorn
+
+    from devstack.fake_push import push_app
 
     servers = [
         uvicorn.Server(
@@ -959,6 +961,7 @@ async def serve(github_port: int, google_port: int) -> None:
         for app, port in (
             (github_app(github_provider()), github_port),
             (google_app(google_provider()), google_port),
+            *(((push_app(), push_port),) if push_port else ()),
         )
     ]
     await asyncio.gather(*(s.serve() for s in servers))
@@ -967,7 +970,9 @@ async def serve(github_port: int, google_port: int) -> None:
 def main() -> None:
     github_port = int(os.environ.get("FAKE_GITHUB_PORT") or DEFAULT_GITHUB_PORT)
     google_port = int(os.environ.get("FAKE_GOOGLE_PORT") or DEFAULT_GOOGLE_PORT)
-    asyncio.run(serve(github_port, google_port))
+    # the fake Web Push service (devstack/fake_push.py)
+    push_port = int(os.environ.get("FAKE_PUSH_PORT") or 54355)
+    asyncio.run(serve(github_port, google_port, push_port))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Starting and stopping the fake providers (``python -m devstack.fakes``): GitHub on
-FAKE_GITHUB_PORT, Google on FAKE_GOOGLE_PORT, one process."""
+FAKE_GITHUB_PORT, Google on FAKE_GOOGLE_PORT, the Web Push service (``devstack/fake_push.py``)
+on FAKE_PUSH_PORT, one process."""
 
 from __future__ import annotations
 
@@ -26,19 +27,27 @@ def running_pid(cfg: Config) -> int | None:
 
 def ready(cfg: Config) -> bool:
     try:
-        return all(
-            httpx.get(f"{url}/_fake/accounts/none", timeout=1.0).status_code == 404
-            for url in (cfg.fake_github_url, cfg.fake_google_url)
+        return (
+            all(
+                httpx.get(f"{url}/_fake/accounts/none", timeout=1.0).status_code == 404
+                for url in (cfg.fake_github_url, cfg.fake_google_url)
+            )
+            and (
+                httpx.get(f"{cfg.fake_push_url}/_fake/subscriptions/none/messages", timeout=1.0)
+            ).status_code
+            == 404
         )
     except httpx.HTTPError:
         return False
 
 
 def stale(cfg: Config) -> bool:
-    """True when devstack/fakes.py changed since the process started."""
+    """True when devstack/fakes.py (or fake_push.py) changed since the process started."""
     pid_path = procs.pid_file(cfg.pids, NAME)
-    source = cfg.root / "devstack" / "fakes.py"
-    return pid_path.exists() and source.stat().st_mtime > pid_path.stat().st_mtime
+    sources = [cfg.root / "devstack" / name for name in ("fakes.py", "fake_push.py")]
+    return pid_path.exists() and any(
+        source.stat().st_mtime > pid_path.stat().st_mtime for source in sources
+    )
 
 
 def start(cfg: Config) -> None:
@@ -51,6 +60,7 @@ def start(cfg: Config) -> None:
     for port, var in (
         (cfg.fake_github_port, "FAKE_GITHUB_PORT"),
         (cfg.fake_google_port, "FAKE_GOOGLE_PORT"),
+        (cfg.fake_push_port, "FAKE_PUSH_PORT"),
     ):
         if procs.port_open(port):
             raise procs.StackError(f"fakes: port {port} is already in use (set {var})")
@@ -58,6 +68,7 @@ def start(cfg: Config) -> None:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(cfg.root), env.get("PYTHONPATH", "")) if p)
     env["FAKE_GITHUB_PORT"] = str(cfg.fake_github_port)
     env["FAKE_GOOGLE_PORT"] = str(cfg.fake_google_port)
+    env["FAKE_PUSH_PORT"] = str(cfg.fake_push_port)
     pid = procs.spawn(
         NAME,
         [sys.executable, "-m", MARKER],

@@ -39,7 +39,13 @@ PublicAuditAction: TypeAlias = Literal["insert", "update", "delete", "soft_delet
 
 PublicConversationKind: TypeAlias = Literal["direct", "group"]
 
+PublicDeliveryChannel: TypeAlias = Literal["email", "push"]
+
+PublicDeliveryStatus: TypeAlias = Literal["queued", "sending", "sent", "failed"]
+
 PublicDocumentType: TypeAlias = Literal["prd", "tech_spec", "backend_structure", "custom"]
+
+PublicEmailFrequency: TypeAlias = Literal["immediate", "daily_digest", "off"]
 
 PublicFileStatus: TypeAlias = Literal["pending", "ready", "failed"]
 
@@ -765,6 +771,138 @@ class PublicMessagesUpdate(TypedDict):
     search: NotRequired[Annotated[Optional[PgCatalogTsvector], Field(alias="search")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
 
+class PublicNotificationDeliveries(BaseModel):
+    attempts: int = Field(alias="attempts")
+    channel: PublicDeliveryChannel = Field(alias="channel")
+    created_at: datetime.datetime = Field(alias="created_at")
+    dispatched_at: Optional[datetime.datetime] = Field(alias="dispatched_at")
+    error: Optional[str] = Field(alias="error")
+    finished_at: Optional[datetime.datetime] = Field(alias="finished_at")
+    id: uuid.UUID = Field(alias="id")
+    invitation_id: Optional[uuid.UUID] = Field(alias="invitation_id")
+    notification_id: Optional[uuid.UUID] = Field(alias="notification_id")
+    provider_message_id: Optional[str] = Field(alias="provider_message_id")
+    skipped_reason: Optional[str] = Field(alias="skipped_reason")
+    started_at: Optional[datetime.datetime] = Field(alias="started_at")
+    status: PublicDeliveryStatus = Field(alias="status")
+    updated_at: datetime.datetime = Field(alias="updated_at")
+    user_id: Optional[uuid.UUID] = Field(alias="user_id")
+
+class PublicNotificationDeliveriesInsert(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
+    channel: Annotated[PublicDeliveryChannel, Field(alias="channel")]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
+    error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
+    finished_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="finished_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    invitation_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="invitation_id")]]
+    notification_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="notification_id")]]
+    provider_message_id: NotRequired[Annotated[Optional[str], Field(alias="provider_message_id")]]
+    skipped_reason: NotRequired[Annotated[Optional[str], Field(alias="skipped_reason")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
+    status: NotRequired[Annotated[PublicDeliveryStatus, Field(alias="status")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    user_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="user_id")]]
+
+class PublicNotificationDeliveriesUpdate(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
+    channel: NotRequired[Annotated[PublicDeliveryChannel, Field(alias="channel")]]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
+    error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
+    finished_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="finished_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    invitation_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="invitation_id")]]
+    notification_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="notification_id")]]
+    provider_message_id: NotRequired[Annotated[Optional[str], Field(alias="provider_message_id")]]
+    skipped_reason: NotRequired[Annotated[Optional[str], Field(alias="skipped_reason")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
+    status: NotRequired[Annotated[PublicDeliveryStatus, Field(alias="status")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    user_id: NotRequired[Annotated[Optional[uuid.UUID], Field(alias="user_id")]]
+
+class PublicNotificationDigests(BaseModel):
+    attempts: int = Field(alias="attempts")
+    created_at: datetime.datetime = Field(alias="created_at")
+    digest_date: datetime.date = Field(alias="digest_date")
+    dispatched_at: Optional[datetime.datetime] = Field(alias="dispatched_at")
+    error: Optional[str] = Field(alias="error")
+    finished_at: Optional[datetime.datetime] = Field(alias="finished_at")
+    id: uuid.UUID = Field(alias="id")
+    item_count: Optional[int] = Field(alias="item_count")
+    provider_message_id: Optional[str] = Field(alias="provider_message_id")
+    since: datetime.datetime = Field(alias="since")
+    skipped_reason: Optional[str] = Field(alias="skipped_reason")
+    started_at: Optional[datetime.datetime] = Field(alias="started_at")
+    status: PublicDeliveryStatus = Field(alias="status")
+    until: datetime.datetime = Field(alias="until")
+    updated_at: datetime.datetime = Field(alias="updated_at")
+    user_id: uuid.UUID = Field(alias="user_id")
+
+class PublicNotificationDigestsInsert(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    digest_date: Annotated[datetime.date, Field(alias="digest_date")]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
+    error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
+    finished_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="finished_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    item_count: NotRequired[Annotated[Optional[int], Field(alias="item_count")]]
+    provider_message_id: NotRequired[Annotated[Optional[str], Field(alias="provider_message_id")]]
+    since: Annotated[datetime.datetime, Field(alias="since")]
+    skipped_reason: NotRequired[Annotated[Optional[str], Field(alias="skipped_reason")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
+    status: NotRequired[Annotated[PublicDeliveryStatus, Field(alias="status")]]
+    until: Annotated[datetime.datetime, Field(alias="until")]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    user_id: Annotated[uuid.UUID, Field(alias="user_id")]
+
+class PublicNotificationDigestsUpdate(TypedDict):
+    attempts: NotRequired[Annotated[int, Field(alias="attempts")]]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    digest_date: NotRequired[Annotated[datetime.date, Field(alias="digest_date")]]
+    dispatched_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="dispatched_at")]]
+    error: NotRequired[Annotated[Optional[str], Field(alias="error")]]
+    finished_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="finished_at")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    item_count: NotRequired[Annotated[Optional[int], Field(alias="item_count")]]
+    provider_message_id: NotRequired[Annotated[Optional[str], Field(alias="provider_message_id")]]
+    since: NotRequired[Annotated[datetime.datetime, Field(alias="since")]]
+    skipped_reason: NotRequired[Annotated[Optional[str], Field(alias="skipped_reason")]]
+    started_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="started_at")]]
+    status: NotRequired[Annotated[PublicDeliveryStatus, Field(alias="status")]]
+    until: NotRequired[Annotated[datetime.datetime, Field(alias="until")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    user_id: NotRequired[Annotated[uuid.UUID, Field(alias="user_id")]]
+
+class PublicNotificationPreferences(BaseModel):
+    created_at: datetime.datetime = Field(alias="created_at")
+    email: PublicEmailFrequency = Field(alias="email")
+    id: uuid.UUID = Field(alias="id")
+    push: bool = Field(alias="push")
+    type: PublicNotificationType = Field(alias="type")
+    updated_at: datetime.datetime = Field(alias="updated_at")
+    user_id: uuid.UUID = Field(alias="user_id")
+
+class PublicNotificationPreferencesInsert(TypedDict):
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    email: Annotated[PublicEmailFrequency, Field(alias="email")]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    push: NotRequired[Annotated[bool, Field(alias="push")]]
+    type: Annotated[PublicNotificationType, Field(alias="type")]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    user_id: NotRequired[Annotated[uuid.UUID, Field(alias="user_id")]]
+
+class PublicNotificationPreferencesUpdate(TypedDict):
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    email: NotRequired[Annotated[PublicEmailFrequency, Field(alias="email")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    push: NotRequired[Annotated[bool, Field(alias="push")]]
+    type: NotRequired[Annotated[PublicNotificationType, Field(alias="type")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    user_id: NotRequired[Annotated[uuid.UUID, Field(alias="user_id")]]
+
 class PublicNotifications(BaseModel):
     created_at: datetime.datetime = Field(alias="created_at")
     id: uuid.UUID = Field(alias="id")
@@ -843,30 +981,36 @@ class PublicPrivacyRequestsUpdate(TypedDict):
 class PublicProfiles(BaseModel):
     avatar_url: Optional[str] = Field(alias="avatar_url")
     created_at: datetime.datetime = Field(alias="created_at")
+    digest_hour: int = Field(alias="digest_hour")
     email: Optional[str] = Field(alias="email")
     full_name: Optional[str] = Field(alias="full_name")
     id: uuid.UUID = Field(alias="id")
     persona: Optional[PublicPersona] = Field(alias="persona")
+    time_zone: str = Field(alias="time_zone")
     updated_at: datetime.datetime = Field(alias="updated_at")
     username: Optional[str] = Field(alias="username")
 
 class PublicProfilesInsert(TypedDict):
     avatar_url: NotRequired[Annotated[Optional[str], Field(alias="avatar_url")]]
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    digest_hour: NotRequired[Annotated[int, Field(alias="digest_hour")]]
     email: NotRequired[Annotated[Optional[str], Field(alias="email")]]
     full_name: NotRequired[Annotated[Optional[str], Field(alias="full_name")]]
     id: Annotated[uuid.UUID, Field(alias="id")]
     persona: NotRequired[Annotated[Optional[PublicPersona], Field(alias="persona")]]
+    time_zone: NotRequired[Annotated[str, Field(alias="time_zone")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
     username: NotRequired[Annotated[Optional[str], Field(alias="username")]]
 
 class PublicProfilesUpdate(TypedDict):
     avatar_url: NotRequired[Annotated[Optional[str], Field(alias="avatar_url")]]
     created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    digest_hour: NotRequired[Annotated[int, Field(alias="digest_hour")]]
     email: NotRequired[Annotated[Optional[str], Field(alias="email")]]
     full_name: NotRequired[Annotated[Optional[str], Field(alias="full_name")]]
     id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
     persona: NotRequired[Annotated[Optional[PublicPersona], Field(alias="persona")]]
+    time_zone: NotRequired[Annotated[str, Field(alias="time_zone")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
     username: NotRequired[Annotated[Optional[str], Field(alias="username")]]
 
@@ -977,6 +1121,39 @@ class PublicProjectsUpdate(TypedDict):
     settings: NotRequired[Annotated[JsonValue, Field(alias="settings")]]
     status: NotRequired[Annotated[PublicProjectStatus, Field(alias="status")]]
     updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+
+class PublicPushSubscriptions(BaseModel):
+    auth: str = Field(alias="auth")
+    created_at: datetime.datetime = Field(alias="created_at")
+    endpoint: str = Field(alias="endpoint")
+    id: uuid.UUID = Field(alias="id")
+    last_used_at: Optional[datetime.datetime] = Field(alias="last_used_at")
+    p256dh: str = Field(alias="p256dh")
+    updated_at: datetime.datetime = Field(alias="updated_at")
+    user_agent: Optional[str] = Field(alias="user_agent")
+    user_id: uuid.UUID = Field(alias="user_id")
+
+class PublicPushSubscriptionsInsert(TypedDict):
+    auth: Annotated[str, Field(alias="auth")]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    endpoint: Annotated[str, Field(alias="endpoint")]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    last_used_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="last_used_at")]]
+    p256dh: Annotated[str, Field(alias="p256dh")]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    user_agent: NotRequired[Annotated[Optional[str], Field(alias="user_agent")]]
+    user_id: NotRequired[Annotated[uuid.UUID, Field(alias="user_id")]]
+
+class PublicPushSubscriptionsUpdate(TypedDict):
+    auth: NotRequired[Annotated[str, Field(alias="auth")]]
+    created_at: NotRequired[Annotated[datetime.datetime, Field(alias="created_at")]]
+    endpoint: NotRequired[Annotated[str, Field(alias="endpoint")]]
+    id: NotRequired[Annotated[uuid.UUID, Field(alias="id")]]
+    last_used_at: NotRequired[Annotated[Optional[datetime.datetime], Field(alias="last_used_at")]]
+    p256dh: NotRequired[Annotated[str, Field(alias="p256dh")]]
+    updated_at: NotRequired[Annotated[datetime.datetime, Field(alias="updated_at")]]
+    user_agent: NotRequired[Annotated[Optional[str], Field(alias="user_agent")]]
+    user_id: NotRequired[Annotated[uuid.UUID, Field(alias="user_id")]]
 
 class PublicTasks(BaseModel):
     assignee_id: Optional[uuid.UUID] = Field(alias="assignee_id")

@@ -491,6 +491,78 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"notification_deliveries": {
+                  Row: {
+                    "attempts": number,"channel": Database["public"]['Enums']["delivery_channel"],"created_at": string,"dispatched_at": string | null,"error": string | null,"finished_at": string | null,"id": string,"invitation_id": string | null,"notification_id": string | null,"provider_message_id": string | null,"skipped_reason": string | null,"started_at": string | null,"status": Database["public"]['Enums']["delivery_status"],"updated_at": string,"user_id": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempts"?: number,"channel": Database["public"]['Enums']["delivery_channel"],"created_at"?: string,"dispatched_at"?: string | null,"error"?: string | null,"finished_at"?: string | null,"id"?: string,"invitation_id"?: string | null,"notification_id"?: string | null,"provider_message_id"?: string | null,"skipped_reason"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["delivery_status"],"updated_at"?: string,"user_id"?: string | null
+                  }
+                  Update: {
+                    "attempts"?: number,"channel"?: Database["public"]['Enums']["delivery_channel"],"created_at"?: string,"dispatched_at"?: string | null,"error"?: string | null,"finished_at"?: string | null,"id"?: string,"invitation_id"?: string | null,"notification_id"?: string | null,"provider_message_id"?: string | null,"skipped_reason"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["delivery_status"],"updated_at"?: string,"user_id"?: string | null
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "notification_deliveries_invitation_id_fkey"
+      columns: ["invitation_id"]
+isOneToOne: false
+      referencedRelation: "project_invitations"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "notification_deliveries_notification_id_fkey"
+      columns: ["notification_id"]
+isOneToOne: false
+      referencedRelation: "notifications"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "notification_deliveries_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"notification_digests": {
+                  Row: {
+                    "attempts": number,"created_at": string,"digest_date": string,"dispatched_at": string | null,"error": string | null,"finished_at": string | null,"id": string,"item_count": number | null,"provider_message_id": string | null,"since": string,"skipped_reason": string | null,"started_at": string | null,"status": Database["public"]['Enums']["delivery_status"],"until": string,"updated_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempts"?: number,"created_at"?: string,"digest_date": string,"dispatched_at"?: string | null,"error"?: string | null,"finished_at"?: string | null,"id"?: string,"item_count"?: number | null,"provider_message_id"?: string | null,"since": string,"skipped_reason"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["delivery_status"],"until": string,"updated_at"?: string,"user_id": string
+                  }
+                  Update: {
+                    "attempts"?: number,"created_at"?: string,"digest_date"?: string,"dispatched_at"?: string | null,"error"?: string | null,"finished_at"?: string | null,"id"?: string,"item_count"?: number | null,"provider_message_id"?: string | null,"since"?: string,"skipped_reason"?: string | null,"started_at"?: string | null,"status"?: Database["public"]['Enums']["delivery_status"],"until"?: string,"updated_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "notification_digests_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"notification_preferences": {
+                  Row: {
+                    "created_at": string,"email": Database["public"]['Enums']["email_frequency"],"id": string,"push": boolean,"type": Database["public"]['Enums']["notification_type"],"updated_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"email": Database["public"]['Enums']["email_frequency"],"id"?: string,"push"?: boolean,"type": Database["public"]['Enums']["notification_type"],"updated_at"?: string,"user_id"?: string
+                  }
+                  Update: {
+                    "created_at"?: string,"email"?: Database["public"]['Enums']["email_frequency"],"id"?: string,"push"?: boolean,"type"?: Database["public"]['Enums']["notification_type"],"updated_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "notification_preferences_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"notifications": {
                   Row: {
                     "created_at": string,"id": string,"payload": NonNullable<Json>,"read_at": string | null,"type": Database["public"]['Enums']["notification_type"],"updated_at": string,"user_id": string
@@ -533,14 +605,14 @@ isOneToOne: false
                   ]
                 },"profiles": {
                   Row: {
-                    "avatar_url": string | null,"created_at": string,"email": string | null,"full_name": string | null,"id": string,"persona": Database["public"]['Enums']["persona"] | null,"updated_at": string,"username": string | null
+                    "avatar_url": string | null,"created_at": string,"digest_hour": number,"email": string | null,"full_name": string | null,"id": string,"persona": Database["public"]['Enums']["persona"] | null,"time_zone": string,"updated_at": string,"username": string | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "avatar_url"?: string | null,"created_at"?: string,"email"?: string | null,"full_name"?: string | null,"id": string,"persona"?: Database["public"]['Enums']["persona"] | null,"updated_at"?: string,"username"?: string | null
+                    "avatar_url"?: string | null,"created_at"?: string,"digest_hour"?: number,"email"?: string | null,"full_name"?: string | null,"id": string,"persona"?: Database["public"]['Enums']["persona"] | null,"time_zone"?: string,"updated_at"?: string,"username"?: string | null
                   }
                   Update: {
-                    "avatar_url"?: string | null,"created_at"?: string,"email"?: string | null,"full_name"?: string | null,"id"?: string,"persona"?: Database["public"]['Enums']["persona"] | null,"updated_at"?: string,"username"?: string | null
+                    "avatar_url"?: string | null,"created_at"?: string,"digest_hour"?: number,"email"?: string | null,"full_name"?: string | null,"id"?: string,"persona"?: Database["public"]['Enums']["persona"] | null,"time_zone"?: string,"updated_at"?: string,"username"?: string | null
                   }
                   Relationships: [
                     
@@ -618,6 +690,26 @@ isOneToOne: false
                     {
       foreignKeyName: "projects_owner_id_fkey"
       columns: ["owner_id"]
+isOneToOne: false
+      referencedRelation: "profiles"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"push_subscriptions": {
+                  Row: {
+                    "auth": string,"created_at": string,"endpoint": string,"id": string,"last_used_at": string | null,"p256dh": string,"updated_at": string,"user_agent": string | null,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "auth": string,"created_at"?: string,"endpoint": string,"id"?: string,"last_used_at"?: string | null,"p256dh": string,"updated_at"?: string,"user_agent"?: string | null,"user_id"?: string
+                  }
+                  Update: {
+                    "auth"?: string,"created_at"?: string,"endpoint"?: string,"id"?: string,"last_used_at"?: string | null,"p256dh"?: string,"updated_at"?: string,"user_agent"?: string | null,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "push_subscriptions_user_id_fkey"
+      columns: ["user_id"]
 isOneToOne: false
       referencedRelation: "profiles"
       referencedColumns: ["id"]
@@ -856,6 +948,9 @@ isOneToOne: true
               "object_keys": (string)[],"purged": number,"table_name": string
             }[]
                            },
+"queue_due_digests":
+{ Args: { "at"?: string }; Returns: string[]
+                           },
 "queue_integration_sync":
 { Args: { "integration_id": string }; Returns: {
               "attempts": number,
@@ -965,6 +1060,9 @@ isOneToOne: true
         isOneToOne: false
         isSetofReturn: true
       } },
+"suppress_email_address":
+{ Args: { "detail"?: Json,"email": string,"reason": string }; Returns: undefined
+                           },
 "take_oauth_state":
 { Args: { "state": string }; Returns: {
               "code_verifier_ciphertext": string,"project_id": string,"provider": Database["public"]['Enums']["integration_provider"],"redirect_uri": string,"user_id": string

@@ -1,4 +1,4 @@
-"""AWS clients (S3, SQS), created on first use so boto3 stays out of the cold import.
+"""AWS clients (S3, SQS, SES v2), created on first use so boto3 stays out of the cold import.
 
 ``AWS_ENDPOINT_URL`` points every client at a local emulator (moto server); in production
 it is unset and boto3 uses the Lambda role's credentials and the regional endpoints.
@@ -61,3 +61,8 @@ def s3(settings: Settings) -> S3Client:
 
 def sqs(settings: Settings) -> SQSClient:
     return _client("sqs", settings)
+
+
+def sesv2(settings: Settings) -> Any:
+    """SES (API v2): the product's mail in production (``core.mail``)."""
+    return _client("sesv2", settings)

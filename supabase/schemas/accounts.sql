@@ -16,6 +16,19 @@ create type public.persona as enum (
     'project_admin'
 );
 
+-- A time zone PostgreSQL knows (the profile's time_zone check). Immutable for the check's
+-- sake: the zone names change only with a server upgrade.
+create function private.is_time_zone(name text) returns boolean
+    language sql immutable
+    set search_path to ''
+    as $$
+  select exists (select 1 from pg_catalog.pg_timezone_names z where z.name = is_time_zone.name)
+$$;
+
+revoke all on function private.is_time_zone(name text) from public;
+grant all on function private.is_time_zone(name text) to authenticated;
+grant all on function private.is_time_zone(name text) to service_role;
+
 -- ======================================================================================
 -- public.profiles
 -- ======================================================================================
@@ -29,15 +42,23 @@ create table public.profiles (
     persona public.persona,
     created_at timestamptz default now() not null,
     updated_at timestamptz default now() not null,
+    time_zone text default 'UTC'::text not null,
+    digest_hour smallint default 8 not null,
     constraint profiles_avatar_url_is_http check (((avatar_url ~ '^https?://'::text) and (char_length(avatar_url) <= 2048))),
     constraint profiles_full_name_length check ((char_length(full_name) <= 200)),
-    constraint profiles_username_format check ((username ~ '^[a-z0-9_]{3,32}$'::text))
+    constraint profiles_username_format check ((username ~ '^[a-z0-9_]{3,32}$'::text)),
+    constraint profiles_digest_hour_is_an_hour check (((digest_hour >= 0) and (digest_hour <= 23))),
+    constraint profiles_time_zone_is_known check (private.is_time_zone(time_zone))
 );
 
 alter table only public.profiles
     add constraint profiles_pkey primary key (id);
 
 comment on table public.profiles is 'One row per auth user, made by a trigger on auth.users.';
+
+comment on column public.profiles.time_zone is 'IANA time zone name (pg_timezone_names), for the daily digest and dates in mail.';
+
+comment on column public.profiles.digest_hour is 'Local hour (0-23, in time_zone) at which the daily e-mail digest is sent.';
 
 create unique index profiles_username_key on public.profiles using btree (username);
 

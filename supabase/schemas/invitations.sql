@@ -224,6 +224,9 @@ begin
     values (invitation.id, sha256(convert_to(token, 'UTF8')))
     on conflict (invitation_id) do update
       set token_hash = excluded.token_hash, created_at = now();
+    -- the mail to the address carries the link (functions/notify); the token reaches the
+    -- mail job through a private row, never a client
+    perform private.queue_invitation_mail(invitation.id, token);
   end if;
   return to_jsonb(invitation) || jsonb_build_object('token', token);
 end;

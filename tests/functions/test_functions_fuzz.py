@@ -55,6 +55,14 @@ def health_schema(make_settings: Callable[..., Any]) -> Any:
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(make_settings()))
 
 
+@pytest.fixture
+def notify_schema(functions_env: dict[str, str]) -> Any:
+    from notify.app import create_app
+    from notify.settings import build_notify_settings
+
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(build_notify_settings()))
+
+
 @pytest.fixture(scope="module")
 def fuzz_headers(stack: Stack) -> dict[str, str]:
     owner = stack.new_user()
@@ -67,6 +75,7 @@ def fuzz_headers(stack: Stack) -> dict[str, str]:
 
 files_lazy = schemathesis.pytest.from_fixture("files_schema")
 health_lazy = schemathesis.pytest.from_fixture("health_schema")
+notify_lazy = schemathesis.pytest.from_fixture("notify_schema")
 
 
 def _no_server_error(case: Any, headers: dict[str, str] | None) -> None:
@@ -343,8 +352,14 @@ def test_signed_webhooks_never_answer_5xx(
     assert past_signature >= WEBHOOK_EXAMPLES // 3, statuses
 
 
+@notify_lazy.parametrize()
+@FUZZ
+def test_notify_api_never_answers_5xx(case: Any) -> None:
+    _no_server_error(case, None)
+
+
 def test_every_function_publishes_openapi(stack: Stack) -> None:
-    for name, expected in (("files", "/uploads"), ("health", "/")):
+    for name, expected in (("files", "/uploads"), ("health", "/"), ("notify", "/unsubscribe")):
         document = stack.http().get(f"/functions/v1/{name}/openapi.json").json()
         assert document["openapi"].startswith("3.")
         assert expected in document["paths"]

@@ -137,11 +137,13 @@ def test_settings_come_from_ssm(config: dict[str, Any]) -> None:
         has_key = "SUPABASE_SERVICE_ROLE_KEY" in function.get("environment", {})
         # health reads the LLM chain's breakers through a service-role RPC
         assert has_key == name.startswith(
-            ("files", "documents", "assistant", "privacy", "integrations", "health")
+            ("files", "documents", "assistant", "privacy", "integrations", "health", "notify")
         ), name
 
 
-@pytest.mark.parametrize("package", ["files", "documents", "assistant", "privacy", "integrations"])
+@pytest.mark.parametrize(
+    "package", ["files", "documents", "assistant", "privacy", "integrations", "notify"]
+)
 def test_every_function_gets_the_settings_it_requires(
     config: dict[str, Any], functions_env: dict[str, str], package: str
 ) -> None:
@@ -215,6 +217,7 @@ def _environments(node: Any) -> Any:
         ("documents", "DOCUMENT_JOBS"),
         ("integrations.jobs", "SYNCS"),
         ("privacy.kinds", "PRIVACY_REQUESTS"),
+        ("notify.kinds", "DELIVERIES"),
     ],
 )
 def test_each_job_queue_retries_every_attempt_before_its_dlq(

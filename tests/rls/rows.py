@@ -19,7 +19,10 @@ from tests.rls.world import World
 Maker = Callable[[World, str], "str | None"]
 Payload = Callable[[World, str], dict[str, Any]]
 
-KEY: dict[str, str] = {"user_roles": "user_id", "audit_log_origins": "audit_log_id"}
+KEY: dict[str, str] = {
+    "user_roles": "user_id",
+    "audit_log_origins": "audit_log_id",
+}
 
 SOON = "2030-01-01T10:00:00+00:00"
 LATER = "2030-01-01T11:00:00+00:00"
@@ -27,6 +30,88 @@ LATER = "2030-01-01T11:00:00+00:00"
 
 def tag() -> str:
     return uuid.uuid4().hex[:8]
+
+
+def _preference(w: World, user_id: str) -> str:
+    return str(
+        w.one(
+            "insert into public.notification_preferences (user_id, type, email)"
+            " values (%s, 'system', 'immediate')"
+            " on conflict (user_id, type) do update set email = 'immediate' returning id",
+            (user_id,),
+        )
+    )
+
+
+def _own_preference_body(w: World, user_id: str) -> dict[str, Any]:
+    # a type the person has no row of yet (the matrix counts rows around refused inserts)
+    held = {r["type"] for r in w.sql(
+        "select type::text from public.notification_preferences where user_id = %s", (user_id,)
+    )}  # fmt: skip
+    free = [t for t in _PREFERENCE_TYPES if t not in held]
+    if not free:
+        w.sql(
+            "delete from public.notification_preferences where user_id = %s and type = %s",
+            (user_id, _PREFERENCE_TYPES[0]),
+        )
+        free = [_PREFERENCE_TYPES[0]]
+    return {"user_id": user_id, "type": free[0], "email": "off"}
+
+
+_PREFERENCE_TYPES = (
+    "task_assigned",
+    "message",
+    "project_member_added",
+    "privacy_request",
+    "project_invitation",
+)
+_NOTIFICATIONS: dict[str, str] = {}
+
+
+def _notification_once(w: World, user_id: str) -> str:
+    """One notification per person for the delivery inserts (made at the first call, so a
+    later call writes nothing: its fan-out would change the matrix's row count)."""
+    if user_id not in _NOTIFICATIONS:
+        _NOTIFICATIONS[user_id] = w.notification(user_id)
+    return _NOTIFICATIONS[user_id]
+
+
+def _push_subscription(w: World, user_id: str) -> str:
+    return str(
+        w.one(
+            "insert into public.push_subscriptions (user_id, endpoint, p256dh, auth)"
+            " values (%s, %s, %s, %s) returning id",
+            (user_id, f"https://push.example.test/{tag()}", "B" * 87, "A" * 22),
+        )
+    )
+
+
+def _delivery(w: World, user_id: str) -> str:
+    # the notification's own fan-out may have made it already (e-mail, or push once the
+    # person has a device)
+    notification = w.notification(user_id)
+    w.sql(
+        "insert into public.notification_deliveries (notification_id, user_id, channel)"
+        " values (%s, %s, 'push') on conflict do nothing",
+        (notification, user_id),
+    )
+    return str(
+        w.one(
+            "select id from public.notification_deliveries where notification_id = %s limit 1",
+            (notification,),
+        )
+    )
+
+
+def _digest(w: World, user_id: str) -> str:
+    return str(
+        w.one(
+            "insert into public.notification_digests (user_id, digest_date, since, until)"
+            " values (%s, current_date - (random() * 100000)::int, now() - interval '1 day',"
+            " now()) returning id",
+            (user_id,),
+        )
+    )
 
 
 def _own_membership(w: World, role: str) -> str | None:
@@ -163,6 +248,22 @@ EXISTING: dict[str, dict[str, Maker]] = {
     "notifications": {
         "mine": lambda w, r: w.notification(w.uid(r)),
         "someone elses": lambda w, r: w.notification(w.uid("teammate")),
+    },
+    "notification_preferences": {
+        "mine": lambda w, r: _preference(w, w.uid(r)),
+        "someone elses": lambda w, r: _preference(w, w.uid("teammate")),
+    },
+    "push_subscriptions": {
+        "mine": lambda w, r: _push_subscription(w, w.uid(r)),
+        "someone elses": lambda w, r: _push_subscription(w, w.uid("teammate")),
+    },
+    "notification_deliveries": {
+        "mine": lambda w, r: _delivery(w, w.uid(r)),
+        "someone elses": lambda w, r: _delivery(w, w.uid("teammate")),
+    },
+    "notification_digests": {
+        "mine": lambda w, r: _digest(w, w.uid(r)),
+        "someone elses": lambda w, r: _digest(w, w.uid("teammate")),
     },
     "calendar_events": {
         "mine": lambda w, r: w.event(w.uid(r)),
@@ -343,6 +444,43 @@ NEW: dict[str, dict[str, Payload]] = {
         "for me": lambda w, r: {"user_id": w.uid(r), "type": "system"},
         "for someone else": lambda w, r: {"user_id": w.uid("teammate"), "type": "system"},
     },
+    "notification_preferences": {
+        "mine": lambda w, r: _own_preference_body(w, w.uid(r)),
+        "for someone else": lambda w, r: {
+            "user_id": w.uid("teammate"),
+            "type": "document_ready",
+            "email": "off",
+        },
+    },
+    "push_subscriptions": {
+        "mine": lambda w, r: {
+            "user_id": w.uid(r),
+            "endpoint": f"https://push.example.test/{tag()}",
+            "p256dh": "B" * 87,
+            "auth": "A" * 22,
+        },
+        "for someone else": lambda w, r: {
+            "user_id": w.uid("teammate"),
+            "endpoint": f"https://push.example.test/{tag()}",
+            "p256dh": "B" * 87,
+            "auth": "A" * 22,
+        },
+    },
+    "notification_deliveries": {
+        "for me": lambda w, r: {
+            "notification_id": _notification_once(w, w.uid(r)),
+            "user_id": w.uid(r),
+            "channel": "push",
+        },
+    },
+    "notification_digests": {
+        "for me": lambda w, r: {
+            "user_id": w.uid(r),
+            "digest_date": "2031-01-01",
+            "since": SOON,
+            "until": LATER,
+        },
+    },
     "calendar_events": {
         "mine": _event_body(None),
         "mine in my project": _event_body("project_p"),
@@ -475,6 +613,10 @@ def change(relation: str, kind: str, role: str) -> dict[str, Any]:
         "messages": {"content": f"edited {t}"},
         "message_attachments": {"conversation_id": str(uuid.uuid4())},
         "notifications": {"read_at": SOON},
+        "notification_preferences": {"email": "off"},
+        "push_subscriptions": {"user_agent": f"agent {t}"},
+        "notification_deliveries": {"error": f"error {t}"},
+        "notification_digests": {"error": f"error {t}"},
         "calendar_events": {"title": f"title {t}"},
         "calendar_event_attendees": {"response": "accepted"},
         "documents": {"title": f"title {t}"},

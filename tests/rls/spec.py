@@ -189,6 +189,33 @@ SPEC: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "update": rule(mine=WRITERS, someone_elses=NOBODY),
         "delete": rule(mine=WRITERS, someone_elses=NOBODY),
     },
+    # notify: a person's own preferences, devices and deliveries
+    "notification_preferences": {
+        "select": rule(mine=SIGNED_IN, someone_elses=NOBODY),
+        "insert": rule(mine=WRITERS, for_someone_else=NOBODY),
+        "update": rule(mine=WRITERS, someone_elses=NOBODY),
+        "delete": rule(mine=WRITERS, someone_elses=NOBODY),
+    },
+    "push_subscriptions": {
+        "select": rule(mine=SIGNED_IN, someone_elses=NOBODY),
+        "insert": rule(mine=WRITERS, for_someone_else=NOBODY),
+        "update": rule(mine=WRITERS, someone_elses=NOBODY),
+        "delete": rule(mine=WRITERS, someone_elses=NOBODY),
+    },
+    # written by the fan-out trigger, the invite RPC and the notify worker only
+    "notification_deliveries": {
+        "select": rule(mine=SIGNED_IN, someone_elses=NOBODY),
+        "insert": rule(for_me=NOBODY),
+        "update": rule(mine=NOBODY, someone_elses=NOBODY),
+        "delete": rule(mine=NOBODY, someone_elses=NOBODY),
+    },
+    # written by rpc queue_due_digests and the notify worker only
+    "notification_digests": {
+        "select": rule(mine=SIGNED_IN, someone_elses=NOBODY),
+        "insert": rule(for_me=NOBODY),
+        "update": rule(mine=NOBODY, someone_elses=NOBODY),
+        "delete": rule(mine=NOBODY, someone_elses=NOBODY),
+    },
     "calendar_events": {
         "select": rule(
             mine=SIGNED_IN, in_my_project=P_MEMBERS, i_attend=SIGNED_IN, someone_elses=NOBODY
