@@ -43,7 +43,7 @@ def _now() -> datetime:
 
 
 def _iso(moment: datetime) -> str:
-    # "Z", not "+00:00": inside PostgREST's or=(...) a "+" reads as a space
+    # "Z", not "+00:00": no "+" to be read as a space in a query string
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -291,7 +291,8 @@ def advance(
     now = now or _now()
     rest = as_service(settings)
     # claim: the schedule and a webhook do not both work on it within CLAIM_SECONDS. Read,
-    # then a conditional update on the polled_at read (PostgREST's or=() in a PATCH fails).
+    # then a conditional update on the polled_at read (PostgREST 12 answered an or=() filter
+    # on polled_at in this PATCH with "column asset_jobs.polled_at does not exist").
     seen = rest.select(ASSET_JOBS.table, {"id": f"eq.{job_id}", "select": "status,polled_at"})
     if not seen or seen[0]["status"] != "processing":
         return "not_processing"
