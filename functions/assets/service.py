@@ -416,6 +416,21 @@ class CollectError(Exception):
         self.message = message
 
 
+IMAGE_MAGIC = {b"\x89PNG": ("image/png", "png"), b"\xff\xd8\xff": ("image/jpeg", "jpg")}
+
+
+def _image_type(artefact: Artefact, data: bytes) -> Artefact:
+    """Thumbnails and posters: the type their bytes say (Luma's poster is a JPEG, Meshy's
+    thumbnail a PNG), with the matching extension."""
+    if not artefact.content_type.startswith("image/"):
+        return artefact
+    for magic, (content_type, ext) in IMAGE_MAGIC.items():
+        if data.startswith(magic):
+            stem = artefact.name.rsplit(".", 1)[0]
+            return Artefact(f"{stem}.{ext}", artefact.url, content_type)
+    return artefact
+
+
 def _looks_like(content_type: str, data: bytes) -> bool:
     if content_type == "video/mp4":
         return data[4:8] == b"ftyp"
@@ -446,7 +461,7 @@ def _download(settings: AssetSettings, artefact: Artefact) -> bytes:
                 )
     if not data:
         raise CollectError(f"the provider's {artefact.name} is empty; nothing was stored")
-    if not _looks_like(artefact.content_type, bytes(data[:16])):
+    if not _looks_like(_image_type(artefact, bytes(data[:16])).content_type, bytes(data[:16])):
         raise CollectError(
             f"the provider's {artefact.name} is not {artefact.content_type}; nothing was stored"
         )
@@ -469,7 +484,10 @@ def collect(
         raise CollectError("the person who asked for it no longer exists; nothing was stored")
     if not artefacts:
         raise CollectError("the provider returned no artefacts")
-    blobs = [(a, _download(settings, a)) for a in artefacts]  # every check before any write
+    blobs = []
+    for artefact in artefacts:  # every download and check before any write
+        data = _download(settings, artefact)
+        blobs.append((_image_type(artefact, data), data))
     from files.service import verify_uploaded_object  # the files function's own check
 
     s3 = aws.s3(settings)
