@@ -4,7 +4,7 @@
 PY       := .venv/bin/python
 DEVSTACK := $(PY) -m devstack
 
-.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql chromium invoke schedules-pause schedules-resume schedules-status package bench bench-smoke soak bench-functions bench-stall bench-documents bench-integrations bench-realtime bench-notify types backup restore
+.PHONY: up down status reset token migrate migration schema-diff test lint deps postgresql chromium invoke schedules-pause schedules-resume schedules-status package bench bench-smoke soak bench-functions bench-stall bench-documents bench-integrations bench-realtime bench-notify bench-assets types backup restore
 
 up: deps ## start the stack in the background (idempotent)
 	@$(DEVSTACK) up
@@ -79,6 +79,8 @@ bench-notify: up ## notifications -> delivered e-mail through the queue: deliver
 	$(PY) bench/notify_bench.py $(BENCH_ARGS)
 bench-realtime: up ## private joins, broadcast fan-out to 100 / 1,000 sockets, RLS-checked row changes (bench/README.md)
 	$(PY) bench/realtime_bench.py $(BENCH_ARGS)
+bench-assets: up ## asset jobs: request -> file p50/p95, burst jobs/s, provider outage fallback (bench/README.md)
+	$(PY) bench/assets_bench.py $(BENCH_ARGS)
 bench-integrations: up ## sync of 10,000 GitHub events, webhook req/s, cold imports (bench/README.md)
 	$(PY) bench/integrations_bench.py $(BENCH_ARGS)
 

@@ -43,7 +43,7 @@ def _now() -> datetime:
 
 
 def _iso(moment: datetime) -> str:
-    # "Z", not "+00:00": inside PostgREST's or=(...) a "+" reads as a space
+    # "Z", not "+00:00": no "+" to be read as a space in a query string
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -291,7 +291,8 @@ def advance(
     now = now or _now()
     rest = as_service(settings)
     # claim: the schedule and a webhook do not both work on it within CLAIM_SECONDS. Read,
-    # then a conditional update on the polled_at read (PostgREST's or=() in a PATCH fails).
+    # then a conditional update on the polled_at read (PostgREST 12 answered an or=() filter
+    # on polled_at in this PATCH with "column asset_jobs.polled_at does not exist").
     seen = rest.select(ASSET_JOBS.table, {"id": f"eq.{job_id}", "select": "status,polled_at"})
     if not seen or seen[0]["status"] != "processing":
         return "not_processing"
@@ -415,6 +416,21 @@ class CollectError(Exception):
         self.message = message
 
 
+IMAGE_MAGIC = {b"\x89PNG": ("image/png", "png"), b"\xff\xd8\xff": ("image/jpeg", "jpg")}
+
+
+def _image_type(artefact: Artefact, data: bytes) -> Artefact:
+    """Thumbnails and posters: the type their bytes say (Luma's poster is a JPEG, Meshy's
+    thumbnail a PNG), with the matching extension."""
+    if not artefact.content_type.startswith("image/"):
+        return artefact
+    for magic, (content_type, ext) in IMAGE_MAGIC.items():
+        if data.startswith(magic):
+            stem = artefact.name.rsplit(".", 1)[0]
+            return Artefact(f"{stem}.{ext}", artefact.url, content_type)
+    return artefact
+
+
 def _looks_like(content_type: str, data: bytes) -> bool:
     if content_type == "video/mp4":
         return data[4:8] == b"ftyp"
@@ -445,7 +461,7 @@ def _download(settings: AssetSettings, artefact: Artefact) -> bytes:
                 )
     if not data:
         raise CollectError(f"the provider's {artefact.name} is empty; nothing was stored")
-    if not _looks_like(artefact.content_type, bytes(data[:16])):
+    if not _looks_like(_image_type(artefact, bytes(data[:16])).content_type, bytes(data[:16])):
         raise CollectError(
             f"the provider's {artefact.name} is not {artefact.content_type}; nothing was stored"
         )
@@ -468,7 +484,10 @@ def collect(
         raise CollectError("the person who asked for it no longer exists; nothing was stored")
     if not artefacts:
         raise CollectError("the provider returned no artefacts")
-    blobs = [(a, _download(settings, a)) for a in artefacts]  # every check before any write
+    blobs = []
+    for artefact in artefacts:  # every download and check before any write
+        data = _download(settings, artefact)
+        blobs.append((_image_type(artefact, data), data))
     from files.service import verify_uploaded_object  # the files function's own check
 
     s3 = aws.s3(settings)

@@ -63,6 +63,16 @@ def notify_schema(functions_env: dict[str, str]) -> Any:
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(build_notify_settings()))
 
 
+@pytest.fixture
+def assets_schema(functions_env: dict[str, str]) -> Any:
+    from assets.app import create_app
+    from assets.settings import build_asset_settings
+
+    return schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(build_asset_settings(rate_limit_per_minute=100_000))
+    )
+
+
 @pytest.fixture(scope="module")
 def fuzz_headers(stack: Stack) -> dict[str, str]:
     owner = stack.new_user()
@@ -76,6 +86,7 @@ def fuzz_headers(stack: Stack) -> dict[str, str]:
 files_lazy = schemathesis.pytest.from_fixture("files_schema")
 health_lazy = schemathesis.pytest.from_fixture("health_schema")
 notify_lazy = schemathesis.pytest.from_fixture("notify_schema")
+assets_lazy = schemathesis.pytest.from_fixture("assets_schema")
 
 
 def _no_server_error(case: Any, headers: dict[str, str] | None) -> None:
@@ -358,8 +369,27 @@ def test_notify_api_never_answers_5xx(case: Any) -> None:
     _no_server_error(case, None)
 
 
+@assets_lazy.parametrize()
+@FUZZ
+def test_assets_api_never_answers_5xx_authenticated(
+    case: Any, fuzz_headers: dict[str, str]
+) -> None:
+    _no_server_error(case, fuzz_headers)
+
+
+@assets_lazy.parametrize()
+@FUZZ
+def test_assets_api_never_answers_5xx_anonymous(case: Any) -> None:
+    _no_server_error(case, None)
+
+
 def test_every_function_publishes_openapi(stack: Stack) -> None:
-    for name, expected in (("files", "/uploads"), ("health", "/"), ("notify", "/unsubscribe")):
+    for name, expected in (
+        ("files", "/uploads"),
+        ("health", "/"),
+        ("notify", "/unsubscribe"),
+        ("assets", "/generate"),
+    ):
         document = stack.http().get(f"/functions/v1/{name}/openapi.json").json()
         assert document["openapi"].startswith("3.")
         assert expected in document["paths"]

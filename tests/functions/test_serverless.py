@@ -137,12 +137,21 @@ def test_settings_come_from_ssm(config: dict[str, Any]) -> None:
         has_key = "SUPABASE_SERVICE_ROLE_KEY" in function.get("environment", {})
         # health reads the LLM chain's breakers through a service-role RPC
         assert has_key == name.startswith(
-            ("files", "documents", "assistant", "privacy", "integrations", "health", "notify")
+            (
+                "files",
+                "documents",
+                "assistant",
+                "privacy",
+                "integrations",
+                "health",
+                "notify",
+                "assets",
+            )
         ), name
 
 
 @pytest.mark.parametrize(
-    "package", ["files", "documents", "assistant", "privacy", "integrations", "notify"]
+    "package", ["files", "documents", "assistant", "privacy", "integrations", "notify", "assets"]
 )
 def test_every_function_gets_the_settings_it_requires(
     config: dict[str, Any], functions_env: dict[str, str], package: str
@@ -165,7 +174,7 @@ def test_privacy_exports_expire_after_7_days(config: dict[str, Any]) -> None:
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
 
 
-@pytest.mark.parametrize("package", ["files", "documents", "privacy", "integrations"])
+@pytest.mark.parametrize("package", ["files", "documents", "privacy", "integrations", "assets"])
 def test_event_handlers_do_not_build_the_http_app(
     functions_env: dict[str, str], package: str
 ) -> None:
@@ -215,6 +224,7 @@ def _environments(node: Any) -> Any:
     "module, kind",
     [
         ("documents", "DOCUMENT_JOBS"),
+        ("assets", "ASSET_JOBS"),
         ("integrations.jobs", "SYNCS"),
         ("privacy.kinds", "PRIVACY_REQUESTS"),
         ("notify.kinds", "DELIVERIES"),
