@@ -286,16 +286,18 @@ def _zip_time() -> tuple[int, int, int, int, int, int]:
     return (now.year, now.month, now.day, now.hour, now.minute, now.second)
 
 
-def parse_batch(body: bytes) -> tuple[dict[str, Any], list[tuple[str, int, bytes]]]:
+def parse_batch(body: bytes) -> tuple[dict[str, Any], list[tuple[str, int, memoryview]]]:
     """One ``rpc/privacy_export_batch`` answer: its header (``next_table``, ``next_key``,
-    ``done``) and its segments as ``(table, rows, JSON text of the rows)``."""
+    ``done``) and its segments as ``(table, rows, JSON text of the rows)``; the segments are
+    views of the answer, not copies."""
     newline = body.index(b"\n")
     header = json.loads(body[:newline])
+    view = memoryview(body)
     segments = []
     at = newline + 1
     for segment in header["segments"]:
         end = at + int(segment["bytes"])
-        segments.append((str(segment["table"]), int(segment["count"]), body[at:end]))
+        segments.append((str(segment["table"]), int(segment["count"]), view[at:end]))
         at = end
     if at != len(body):
         raise ValueError("the export batch is shorter or longer than its header says")
@@ -304,7 +306,7 @@ def parse_batch(body: bytes) -> tuple[dict[str, Any], list[tuple[str, int, bytes
 
 def export_batches(
     settings: PrivacySettings, svc: Rest, user_id: str
-) -> Iterator[tuple[str, int, bytes]]:
+) -> Iterator[tuple[str, int, memoryview]]:
     """The segments of the person's rows, table after table (``rpc/privacy_export_batch``):
     ``(table, rows, their JSON text)``, many tables and up to ``privacy_export_batch_rows``
     rows a round trip, as raw text (nothing escaped twice, no object per row). The next batch
@@ -312,7 +314,7 @@ def export_batches(
     worker work at once); at most two batches are held."""
 
     def fetch(after_table: int, after_key: Any) -> tuple[dict[str, Any], Any]:
-        response = svc.request(
+        body = svc.read_bytes(
             "POST",
             "rpc/privacy_export_batch",
             json={
@@ -324,7 +326,7 @@ def export_batches(
             headers={"Accept": "text/plain"},
             timeout=settings.privacy_bulk_rpc_timeout_seconds,
         )
-        return parse_batch(response.content)
+        return parse_batch(body)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         header, segments = fetch(0, None)
