@@ -931,7 +931,7 @@ isOneToOne: true
 { Args: { "digest_id": string }; Returns: Json
                            },
 "privacy_export_batch":
-{ Args: { "after_key"?: Json,"after_table"?: number,"max_rows"?: number,"user_id": string }; Returns: Json
+{ Args: { "after_key"?: Json,"after_table"?: number,"max_rows"?: number,"user_id": string }; Returns: unknown
                            },
 "privacy_export_page":
 { Args: { "after_key"?: Json,"page_size"?: number,"table_name": string,"table_schema": string,"user_id": string }; Returns: Json

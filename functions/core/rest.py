@@ -130,6 +130,34 @@ class Rest:
             raise error_from_response(response)
         return response
 
+    def read_bytes(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> bytes:
+        """The body of a request, read as a stream: a large body is then owned by the caller
+        alone, not kept by a ``Response`` that only the cyclic garbage collector frees (which
+        large bytes objects never prompt), so memory stays flat over many large answers."""
+        hdrs = {**self._headers, **(headers or {})}
+        try:
+            with http_client(self._timeout).stream(
+                method,
+                f"{self._base}/{path.lstrip('/')}",
+                json=json,
+                headers=hdrs,
+                timeout=self._timeout if timeout is None else timeout,
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_from_response(response)
+                return b"".join(response.iter_bytes())
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "data_api_unavailable", "the data API is not reachable") from exc
+
     def select(self, table: str, params: dict[str, str]) -> list[dict[str, Any]]:
         return self.request("GET", table, params=params).json()
 

@@ -286,15 +286,35 @@ def _zip_time() -> tuple[int, int, int, int, int, int]:
     return (now.year, now.month, now.day, now.hour, now.minute, now.second)
 
 
-def export_batches(settings: PrivacySettings, svc: Rest, user_id: str) -> Iterator[dict[str, Any]]:
-    """The segments of the person's rows, table after table (``rpc/privacy_export_batch``):
-    each ``{"table", "count", "rows"}`` with the rows already JSON text, many tables and up to
-    ``privacy_export_batch_rows`` rows a round trip. The next batch is asked for while the
-    caller compresses and uploads this one (the database and the worker work at once); at
-    most two batches are held."""
+def parse_batch(body: bytes) -> tuple[dict[str, Any], list[tuple[str, int, memoryview]]]:
+    """One ``rpc/privacy_export_batch`` answer: its header (``next_table``, ``next_key``,
+    ``done``) and its segments as ``(table, rows, JSON text of the rows)``; the segments are
+    views of the answer, not copies."""
+    newline = body.index(b"\n")
+    header = json.loads(body[:newline])
+    view = memoryview(body)
+    segments = []
+    at = newline + 1
+    for segment in header["segments"]:
+        end = at + int(segment["bytes"])
+        segments.append((str(segment["table"]), int(segment["count"]), view[at:end]))
+        at = end
+    if at != len(body):
+        raise ValueError("the export batch is shorter or longer than its header says")
+    return header, segments
 
-    def fetch(after_table: int, after_key: Any) -> dict[str, Any]:
-        return svc.request(
+
+def export_batches(
+    settings: PrivacySettings, svc: Rest, user_id: str
+) -> Iterator[tuple[str, int, memoryview]]:
+    """The segments of the person's rows, table after table (``rpc/privacy_export_batch``):
+    ``(table, rows, their JSON text)``, many tables and up to ``privacy_export_batch_rows``
+    rows a round trip, as raw text (nothing escaped twice, no object per row). The next batch
+    is asked for while the caller compresses and uploads this one (the database and the
+    worker work at once); at most two batches are held."""
+
+    def fetch(after_table: int, after_key: Any) -> tuple[dict[str, Any], Any]:
+        body = svc.read_bytes(
             "POST",
             "rpc/privacy_export_batch",
             json={
@@ -303,21 +323,23 @@ def export_batches(settings: PrivacySettings, svc: Rest, user_id: str) -> Iterat
                 "after_key": after_key,
                 "max_rows": settings.privacy_export_batch_rows,
             },
+            headers={"Accept": "text/plain"},
             timeout=settings.privacy_bulk_rpc_timeout_seconds,
-        ).json()
+        )
+        return parse_batch(body)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        batch = fetch(0, None)
+        header, segments = fetch(0, None)
         while True:
             ahead = (
                 None
-                if batch["done"]
-                else pool.submit(fetch, batch["next_table"], batch["next_key"])
+                if header["done"]
+                else pool.submit(fetch, header["next_table"], header["next_key"])
             )
-            yield from batch["segments"]
+            yield from segments
             if ahead is None:
                 return
-            batch = ahead.result()
+            header, segments = ahead.result()
 
 
 def _write_tables(
@@ -327,26 +349,26 @@ def _write_tables(
     user_id: str,
     summary: ExportSummary,
 ) -> None:
-    """``data/<schema>.<table>.json`` for every table the catalog names, streamed: one
-    segment (at most a batch of rows) in memory at a time."""
+    """``data/<schema>.<table>.json`` for every table the catalog names, streamed: at most
+    two batches of rows in memory at a time."""
     out: Any = None
     label = None
     try:
-        for segment in export_batches(settings, svc, user_id):
-            if segment["table"] != label:
+        for table, count, rows in export_batches(settings, svc, user_id):
+            if table != label:
                 if out is not None:
                     out.write(b"\n]\n" if summary.tables[label] else b"]\n")
                     out.close()
-                label = segment["table"]
+                label = table
                 summary.tables[label] = 0
                 info = zipfile.ZipInfo(f"data/{label}.json", date_time=_zip_time())
                 info.compress_type = zipfile.ZIP_DEFLATED
                 out = zf.open(info, "w", force_zip64=True)
                 out.write(b"[")
-            if segment["count"]:
+            if count:
                 out.write(b",\n" if summary.tables[label] else b"\n")
-                out.write(segment["rows"].encode())
-                summary.tables[label] += segment["count"]
+                out.write(rows)
+                summary.tables[label] += count
         if out is not None:
             out.write(b"\n]\n" if summary.tables[label] else b"]\n")
     finally:

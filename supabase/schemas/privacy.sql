@@ -15,6 +15,12 @@ create type public.privacy_request_kind as enum (
     'erasure'
 );
 
+-- PostgREST's media type handler for raw text (PostgREST 12): a function returning this domain
+-- answers `Accept: text/plain` with its value as the body, unescaped (the export's batches)
+create domain public."text/plain" as text;
+
+comment on domain public."text/plain" is 'Raw text bodies for PostgREST (Accept: text/plain), e.g. rpc/privacy_export_batch.';
+
 create type public.privacy_request_status as enum (
     'pending',
     'processing',
@@ -539,9 +545,11 @@ grant all on function public.privacy_export_page(user_id uuid, table_schema text
 -- (after_table, after_key) on, in the order of person_export_tables(), each table's rows
 -- already serialized as JSON text (to_json of the exported columns) joined by ",\n": neither
 -- PostgREST nor the worker builds an object per row, and one round trip carries many tables.
--- Every table visited has a segment, an empty one too. Returns {"segments": [{"table",
--- "count", "rows"}], "next_table", "next_key", "done"}; pass next_table / next_key back.
-create function private.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) returns json
+-- Every table visited has a segment, an empty one too. The answer is raw text: one line of
+-- JSON {"segments": [{"table", "count", "bytes"}], "next_table", "next_key", "done"}, a
+-- newline, then each segment's rows (its "bytes" long, UTF-8) one after another; nothing is
+-- escaped a second time. Pass next_table / next_key back.
+create function private.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) returns text
     language plpgsql stable security definer
     set search_path to ''
     as $_$
@@ -560,6 +568,7 @@ declare
   n integer;
   last_key jsonb;
   segments json[] := '{}';
+  body text[] := '{}';
 begin
   if max_rows is null or max_rows < 1 or max_rows > 20000 then
     raise exception 'max_rows must be between 1 and 20000' using errcode = '22023';
@@ -601,31 +610,35 @@ begin
       keyset, table_order
     ) into rows_text, n, last_key using privacy_export_batch.user_id, key, remaining;
     segments := segments || json_build_object(
-      'table', t.table_schema || '.' || t.table_name, 'count', n, 'rows', coalesce(rows_text, ''));
+      'table', t.table_schema || '.' || t.table_name, 'count', n,
+      'bytes', coalesce(octet_length(rows_text), 0));
+    body := body || coalesce(rows_text, '');
     remaining := remaining - n;
     if remaining <= 0 then
       -- full: this table may have more; the next batch goes on after its last row
       return json_build_object('segments', array_to_json(segments), 'next_table', t.idx,
-                               'next_key', last_key, 'done', false);
+                               'next_key', last_key, 'done', false)::text
+             || E'\n' || array_to_string(body, '');
     end if;
     key := null;
   end loop;
   return json_build_object('segments', array_to_json(segments), 'next_table', null,
-                           'next_key', null, 'done', true);
+                           'next_key', null, 'done', true)::text
+         || E'\n' || array_to_string(body, '');
 end;
 $_$;
 
 revoke all on function private.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) from public;
 grant all on function private.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) to service_role;
 
-create function public.privacy_export_batch(user_id uuid, after_table integer default 0, after_key jsonb default null::jsonb, max_rows integer default 10000) returns json
+create function public.privacy_export_batch(user_id uuid, after_table integer default 0, after_key jsonb default null::jsonb, max_rows integer default 10000) returns public."text/plain"
     language sql stable
     set search_path to ''
     as $$
-  select private.privacy_export_batch(user_id, after_table, after_key, max_rows)
+  select private.privacy_export_batch(user_id, after_table, after_key, max_rows)::public."text/plain"
 $$;
 
-comment on function public.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) is 'One batch of a privacy export: up to max_rows rows about a person across tables, serialized (service role: the export job).';
+comment on function public.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) is 'One batch of a privacy export: up to max_rows rows about a person across tables, serialized, as raw text (Accept: text/plain; service role: the export job).';
 
 revoke all on function public.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) from authenticated;
 revoke all on function public.privacy_export_batch(user_id uuid, after_table integer, after_key jsonb, max_rows integer) from public;

@@ -691,12 +691,36 @@ def test_the_export_batch_refuses_bad_arguments_with_400(stack: Stack, body: Any
     answer = stack.http().post(
         "/rest/v1/rpc/privacy_export_batch",
         json={"user_id": user.id, **body},
-        headers={
-            "apikey": stack.env["SERVICE_ROLE_KEY"],
-            "Authorization": f"Bearer {stack.env['SERVICE_ROLE_KEY']}",
-        },
+        headers={**_service_headers(stack), "Accept": "text/plain"},
     )
     assert answer.status_code == 400 and answer.json()["code"] == "22023", answer.text
+
+
+def _service_headers(stack: Stack) -> dict[str, str]:
+    key = stack.env["SERVICE_ROLE_KEY"]
+    return {"apikey": key, "Authorization": f"Bearer {key}"}
+
+
+def _batch(stack: Stack, body: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """rpc/privacy_export_batch as raw text: a JSON header line, then each segment's rows."""
+    answer = stack.http().post(
+        "/rest/v1/rpc/privacy_export_batch",
+        json=body,
+        headers={**_service_headers(stack), "Accept": "text/plain"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain")
+    head, _, rest = answer.content.partition(b"\n")
+    header = json.loads(head)
+    segments, at = [], 0
+    for segment in header["segments"]:
+        text = rest[at : at + segment["bytes"]].decode()
+        at += segment["bytes"]
+        rows = json.loads(f"[{text}]") if text else []
+        assert len(rows) == segment["count"], segment
+        segments.append((segment["table"], rows))
+    assert at == len(rest)
+    return header, segments
 
 
 def test_the_export_batches_carry_every_row_once_across_tables_and_batch_edges(
@@ -712,30 +736,24 @@ def test_the_export_batches_carry_every_row_once_across_tables_and_batch_edges(
         after_table, after_key, calls = 0, None, 0
         while True:
             calls += 1
-            batch = (
-                service.rpc(
-                    "privacy_export_batch",
-                    {"user_id": person.user.id, "after_table": after_table,
-                     "after_key": after_key, "max_rows": max_rows},
-                )
-                .execute()
-                .data
+            header, segments = _batch(
+                stack,
+                {"user_id": person.user.id, "after_table": after_table,
+                 "after_key": after_key, "max_rows": max_rows},
             )  # fmt: skip
-            for segment in batch["segments"]:
-                text = segment["rows"]
-                found.setdefault(segment["table"], []).extend(
-                    json.loads(f"[{text}]") if text else []
-                )
-                assert len(json.loads(f"[{text}]") if text else []) == segment["count"]
-            if batch["done"]:
+            for table, table_rows in segments:
+                found.setdefault(table, []).extend(table_rows)
+            if header["done"]:
                 return found, calls
-            after_table, after_key = batch["next_table"], batch["next_key"]
+            after_table, after_key = header["next_table"], header["next_key"]
 
     whole, one_call = rows(20000)
     assert one_call == 1
     tables = {f"{t['table_schema']}.{t['table_name']}" for t in
               service.rpc("privacy_export_tables", {}).execute().data}  # fmt: skip
     assert set(whole) == tables
+    assert [p["full_name"] for p in whole["public.profiles"]] == ["Ada Person"]
+    assert all("search" not in m for m in whole["public.messages"])
     total = sum(len(v) for v in whole.values())
     for size in (1, 2, 7):
         found, calls = rows(size)
