@@ -65,6 +65,13 @@ def create_app(settings: AssetSettings) -> Starlette:
     )
     async def generate(request: Request) -> Response:
         caller = await authenticate(request, verifier)
+        await run_in_threadpool(
+            ratelimit.enforce,
+            settings,
+            caller.user_id,
+            "assets:generate",
+            max(1, settings.rate_limit_per_minute // 3),
+        )
         body = await read_body(request, GenerateRequest)
         key = body.idempotency_key
         header = request.headers.get("idempotency-key")
@@ -78,13 +85,6 @@ def create_app(settings: AssetSettings) -> Starlette:
                     "idempotency_key: differs from the Idempotency-Key header",
                 )
             key = header
-        await run_in_threadpool(
-            ratelimit.enforce,
-            settings,
-            caller.user_id,
-            "assets:generate",
-            max(1, settings.rate_limit_per_minute // 3),
-        )
         result = await run_in_threadpool(service.request_generation, settings, caller, body, key)
         return json_response(result, 202)
 
@@ -105,6 +105,13 @@ def create_app(settings: AssetSettings) -> Starlette:
     )
     async def cancel_job(request: Request) -> Response:
         caller = await authenticate(request, verifier)
+        await run_in_threadpool(
+            ratelimit.enforce,
+            settings,
+            caller.user_id,
+            "assets:cancel",
+            settings.rate_limit_per_minute,
+        )
         job_id = path_uuid(request, "id")
         result = await run_in_threadpool(service.cancel, settings, caller, str(job_id))
         return json_response(result)
