@@ -47,6 +47,11 @@ SMOKES: dict[str, list[str]] = {
     "soak": ["-m", "bench.soak", "--seconds", "10", "--users", "2", "--no-readme"],
     # privacy_bench writes no README; its own smallest honest run
     "privacy_bench": ["-m", "bench.privacy_bench", "--rows", "30"],
+    # these two write no README unless asked (--write; notify prints its section)
+    "notify_bench": ["bench/notify_bench.py", "--notifications", "10", "--people", "2",
+                     "--timeout", "300"],
+    "assets_bench": ["bench/assets_bench.py", "--jobs", "1", "--models", "1",
+                     "--concurrency", "1"],
 }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import select
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -126,20 +127,45 @@ class Pool:
                 self._free.put_nowait(conn)
 
     async def _take(self) -> psycopg.AsyncConnection[Any]:
-        async with self._lock:
-            if self._free.empty() and self._opened < self.size:
-                self._opened += 1
-                try:
-                    return await psycopg.AsyncConnection.connect(self.db_url, autocommit=True)
-                except BaseException:
-                    self._opened -= 1
-                    raise
-        return await self._free.get()
+        while True:
+            async with self._lock:
+                while not self._free.empty():
+                    conn = self._free.get_nowait()
+                    if _alive(conn):
+                        return conn
+                    await self._discard(conn)
+                if self._opened < self.size:
+                    self._opened += 1
+                    try:
+                        return await psycopg.AsyncConnection.connect(self.db_url, autocommit=True)
+                    except BaseException:
+                        self._opened -= 1
+                        raise
+            conn = await self._free.get()
+            if _alive(conn):
+                return conn
+            await self._discard(conn)
+
+    async def _discard(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        await conn.close()
+        self._opened -= 1
 
     async def close(self) -> None:
         while not self._free.empty():
             await self._free.get_nowait().close()
         self._opened = 0
+
+
+def _alive(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """An idle pooled connection has nothing to read: if its socket is readable, the server
+    has closed it (a restart's "terminating connection"), so it must not serve a join."""
+    if conn.closed:
+        return False
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return False
+    return not readable
 
 
 async def _set_context(
