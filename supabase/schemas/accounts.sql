@@ -16,13 +16,26 @@ create type public.persona as enum (
     'project_admin'
 );
 
--- A time zone PostgreSQL knows (the profile's time_zone check). Immutable for the check's
--- sake: the zone names change only with a server upgrade.
+-- A time zone the digest's `at time zone` understands, named the IANA way (Area/Location, or
+-- UTC / GMT), so abbreviations (PST) and POSIX offset specs (UTC+3) are refused. The zone is
+-- loaded, which PostgreSQL caches per connection; pg_timezone_names would read every zone
+-- file (~35 ms) on each profile write. Immutable for the check's sake: zone names change
+-- only with a server upgrade.
 create function private.is_time_zone(name text) returns boolean
-    language sql immutable
+    language plpgsql immutable
     set search_path to ''
     as $$
-  select exists (select 1 from pg_catalog.pg_timezone_names z where z.name = is_time_zone.name)
+begin
+  if name is null
+     or name !~ '^([A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2}|UTC|GMT)$' then
+    return false;
+  end if;
+  perform pg_catalog.timezone(name, pg_catalog.now());
+  return true;
+exception
+  when invalid_parameter_value then
+    return false;
+end;
 $$;
 
 revoke all on function private.is_time_zone(name text) from public;

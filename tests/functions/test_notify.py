@@ -186,7 +186,14 @@ def test_bad_preferences_are_4xx(stack: Stack, body: dict[str, Any], status: int
     "change, ok",
     [
         ({"time_zone": "Europe/Berlin", "digest_hour": 7}, True),
+        ({"time_zone": "America/Argentina/Buenos_Aires"}, True),
+        ({"time_zone": "UTC"}, True),
+        ({"time_zone": "Etc/GMT+3"}, True),
         ({"time_zone": "Mars/Olympus"}, False),
+        ({"time_zone": "PST"}, False),  # an abbreviation, not a zone
+        ({"time_zone": "UTC+3"}, False),  # a POSIX offset spec, not a zone
+        ({"time_zone": "../../etc/passwd"}, False),
+        ({"time_zone": "Europe/Berlin\u0000"}, False),
         ({"time_zone": ""}, False),
         ({"digest_hour": 24}, False),
         ({"digest_hour": -1}, False),
