@@ -3,7 +3,8 @@
     python -m devstack.package_lambda [--stage prod] [--skip-deps]
 
 1. ``pip install`` functions/requirements.txt for the Lambda platform (manylinux2014_x86_64,
-   CPython 3.12, binary wheels only) into ``.build/lambda``;
+   CPython 3.12, binary wheels only; the few pure-Python requirements published only as
+   source are built into wheels first) into ``.build/lambda``;
 2. copy every function folder (``functions/<name>`` with a handler.py, and ``core``);
 3. compile ``.pyc`` with a CPython 3.12 interpreter (``--invalidation-mode unchecked-hash``:
    /var/task is read-only and zip timestamps are not trusted, so nothing recompiles on a cold
@@ -33,6 +34,9 @@ PACKAGE_DIR = BUILD / "lambda"
 ARTIFACT = BUILD / "lambda.zip"
 PLATFORM = "manylinux2014_x86_64"
 PYTHON_VERSION = "3.12"
+WHEELS_DIR = BUILD / "wheels"
+# Pure-Python requirements with no wheel on the index (pywebpush's http-ece).
+SOURCE_ONLY = ("http-ece",)
 # Serverless Framework v3 offline: no telemetry, no update or notification checks.
 SLS_ENV = {
     "SLS_TELEMETRY_DISABLED": "1",
@@ -71,20 +75,35 @@ def function_folders() -> list[Path]:
     )
 
 
+def build_source_only_wheels() -> Path:
+    """Wheels of the pure-Python requirements published only as source: a cross-platform
+    install takes wheels only, and a pure-Python wheel built here runs on Lambda as is."""
+    WHEELS_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+         "--no-deps", "--wheel-dir", str(WHEELS_DIR), *SOURCE_ONLY],
+        check=True,
+    )  # fmt: skip
+    return WHEELS_DIR
+
+
+def pip_install_command(target: Path, *extra: str) -> list[str]:
+    """``pip install`` of functions/requirements.txt for the Lambda platform into ``target``."""
+    return [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--target", str(target),
+        "--platform", PLATFORM, "--implementation", "cp",
+        "--python-version", PYTHON_VERSION, "--only-binary=:all:",
+        "--find-links", str(build_source_only_wheels()),
+        "-r", str(FUNCTIONS / "requirements.txt"), *extra,
+    ]  # fmt: skip
+
+
 def install_requirements() -> None:
     if PACKAGE_DIR.exists():
         shutil.rmtree(PACKAGE_DIR)
     PACKAGE_DIR.mkdir(parents=True)
-    subprocess.run(
-        [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--target", str(PACKAGE_DIR),
-            "--platform", PLATFORM, "--implementation", "cp",
-            "--python-version", PYTHON_VERSION, "--only-binary=:all:",
-            "-r", str(FUNCTIONS / "requirements.txt"),
-        ],
-        check=True,
-    )  # fmt: skip
+    subprocess.run(pip_install_command(PACKAGE_DIR), check=True)
     for junk in ("bin",):
         shutil.rmtree(PACKAGE_DIR / junk, ignore_errors=True)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,14 @@ def test_packaged_template_passes_cfn_lint(tmp_path: Path) -> None:
     assert "IamRoleLambdaExecution" not in resources  # only the per-function roles
     lint = package_lambda.cfn_lint(template)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_function_requirements_install_for_the_lambda_platform(tmp_path: Path) -> None:
+    # What `make package` installs (manylinux2014_x86_64 / CPython 3.12, wheels only),
+    # resolved without installing: a requirement with no usable wheel fails here, not at deploy.
+    command = package_lambda.pip_install_command(tmp_path / "target", "--dry-run")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
 
 
 def _environments(node: Any) -> Any:
