@@ -99,11 +99,12 @@ t2 = time.perf_counter()
 print(json.dumps([(t1 - t0) * 1000, (t2 - t1) * 1000]))
 """
 
-# The API function's first request: a signed token and an invalid body (-> 422), so PyJWT,
-# the request model and the error path are all loaded, and nothing goes over the network.
+# The API function's first request: a real user's signed token and an invalid body (-> 422),
+# so PyJWT, the rate-limit step (one PostgREST call: a gone account is refused there), the
+# request model and the error path are all loaded.
 HTTP_CALL = r"""
 import jwt, os
-token = jwt.encode({{"sub": "00000000-0000-4000-8000-000000000000", "aud": "authenticated",
+token = jwt.encode({{"sub": os.environ["BENCH_USER_ID"], "aud": "authenticated",
     "role": "authenticated", "exp": 4102444800}}, os.environ["SUPABASE_JWT_SECRET"], "HS256")
 event = {{"version": "2.0", "routeKey": "$default", "rawPath": "{path}", "rawQueryString": "",
     "headers": {{"authorization": "Bearer " + token, "content-type": "application/json"}},
@@ -149,6 +150,12 @@ def print_first_calls(figures: dict[str, Any]) -> None:
     print("\n| cold start | import ms | first call ms | total ms |\n|---|---:|---:|---:|")
     for label, (imp, call) in figures.items():
         print(f"| {label} | {imp:.0f} | {call:.0f} | {imp + call:.0f} |")
+
+
+def _signed_up_user_id() -> str:
+    from tests.support import Stack
+
+    return Stack.start().new_user().id
 
 
 def function_env_from_stack() -> dict[str, str]:
@@ -342,7 +349,7 @@ def _measure(args: argparse.Namespace) -> None:
     if package.is_dir() and python312:
         lam = cold_imports(python312, package, {**env, "PYTHONNOUSERSITE": "1"}, args.runs)
         print_imports("Lambda package (.build/lambda, CPython 3.12, .pyc precompiled)", lam)
-        lam_env = {**env, "PYTHONNOUSERSITE": "1"}
+        lam_env = {**env, "PYTHONNOUSERSITE": "1", "BENCH_USER_ID": _signed_up_user_id()}
         print_first_calls(first_calls(python312, package, lam_env, args.runs))
     else:
         print("\n(no .build/lambda or no CPython 3.12: run `make package` for the Lambda figure)")
